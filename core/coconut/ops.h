@@ -1,0 +1,84 @@
+/* coconut/ops.h — differentiable ops. Each allocates its output on the tape and,
+ * when grad is on and an input requires it, records a node whose backward
+ * accumulates into the inputs' grads.
+ *
+ * Shapes below: "[..., d]" means any rank >= 1 whose last dim is d; rows are the
+ * product of the leading dims. All f32 unless marked i32.
+ * Every op checks its arguments first and fails through coco_fail naming the op,
+ * the argument and the shapes; no op starts threads before its checks pass.
+ * Parallelism: OpenMP over rows/columns/heads, GEMMs through coco_sgemm; results
+ * are bitwise reproducible at a fixed thread count (no atomics, fixed reduction
+ * order).
+ */
+#ifndef COCONUT_OPS_H
+#define COCONUT_OPS_H
+
+#include "coconut/autograd.h"
+
+/* ids i32 [...], W [V, d] -> [..., d]; ids outside [0, V) fail naming the position. */
+coco_tensor *coco_embedding(coco_tape *tp, const coco_tensor *ids, coco_tensor *W);
+
+/* x [..., in], W [in, out] (HF Conv1D layout), b [out] or NULL -> [..., out] = x W + b. */
+coco_tensor *coco_linear(coco_tape *tp, coco_tensor *x, coco_tensor *W, coco_tensor *b);
+/* x [..., in], W [out, in] (nn.Linear layout; the tied LM head), b [out] or NULL -> x W^T + b. */
+coco_tensor *coco_linear_wt(coco_tape *tp, coco_tensor *x, coco_tensor *W, coco_tensor *b);
+
+/* x [..., d], w [d], b [d] -> layer norm over the last dim with eps. */
+coco_tensor *coco_layernorm(coco_tape *tp, coco_tensor *x, coco_tensor *w, coco_tensor *b, float eps);
+
+/* GELU, tanh approximation (GPT-2's "gelu_new"). */
+coco_tensor *coco_gelu(coco_tape *tp, coco_tensor *x);
+
+/* a + b, same shape. */
+coco_tensor *coco_add(coco_tape *tp, coco_tensor *a, coco_tensor *b);
+/* a * s for a constant scalar s. */
+coco_tensor *coco_scale(coco_tape *tp, coco_tensor *a, float s);
+
+/* Scalar (rank 0) sum / mean of all elements. */
+coco_tensor *coco_sum(coco_tape *tp, coco_tensor *x);
+coco_tensor *coco_mean(coco_tape *tp, coco_tensor *x);
+
+/* logits [..., V], targets i32 with one entry per row of logits. Rows whose
+ * target equals ignore_index do not count. Returns the scalar mean over counted
+ * rows (NaN when none count, as PyTorch). Targets outside [0, V) fail. */
+coco_tensor *coco_cross_entropy(coco_tape *tp, coco_tensor *logits, const coco_tensor *targets, int ignore_index);
+
+/* src [N, ...] (rows along axis 0 after flattening to [N, d]), idx i32 [M] -> [M, d]. */
+coco_tensor *coco_gather_rows(coco_tape *tp, coco_tensor *src, const coco_tensor *idx);
+/* dst [N, d] (any shape flattened to rows of its last dim... see below), src [M, d], idx i32 [M]:
+ * returns a copy of dst whose rows idx[i] are replaced by src rows i. Rows are
+ * the rows of [..., d]. Duplicate indices fail. */
+coco_tensor *coco_scatter_rows(coco_tape *tp, coco_tensor *dst, coco_tensor *src, const coco_tensor *idx);
+
+/* Concatenate n tensors along `axis`; all other dims must agree. */
+coco_tensor *coco_concat(coco_tape *tp, int n, coco_tensor *const *xs, int axis);
+
+/* Elementwise sigmoid. */
+coco_tensor *coco_sigmoid(coco_tape *tp, coco_tensor *x);
+/* Binary cross-entropy of probabilities p with targets y in [0,1] (same shape),
+ * mean; log terms clamped at -100 as torch.nn.BCELoss. */
+coco_tensor *coco_bce(coco_tape *tp, coco_tensor *p, const coco_tensor *y);
+/* Numerically stable sigmoid + BCE on logits, mean. */
+coco_tensor *coco_bce_with_logits(coco_tape *tp, coco_tensor *logits, const coco_tensor *y);
+
+/* Inverted dropout with keep-probability 1-p; identity (returns x) when p == 0
+ * or grad/training is off is the caller's choice: p == 0 -> x. Mask from the
+ * tape's seed and a fresh stream. */
+coco_tensor *coco_dropout(coco_tape *tp, coco_tensor *x, float p);
+
+/* Causal multi-head self-attention for a span appended after a KV prefix.
+ *   qkv     [B, Tn, 3C]   c_attn output for the span (q | k | v), C = n_head * D
+ *   kcache  [B, H, Tmax, D], vcache likewise; columns [t0, t0+Tn) are overwritten
+ *           with the span's k and v; columns [0, t0) are the prefix.
+ *   mask    i32 [B, Tm] with Tm >= t0+Tn (1 attend, 0 padded key), or NULL.
+ *   -> out  [B, Tn, C]: query i (column t0+i) attends to key columns j <= t0+i
+ *           with mask 1, scaled by 1/sqrt(D). A query with no such key attends
+ *           uniformly to columns 0..t0+i (what HF's eager GPT-2 computes).
+ *   dropout_p on the attention probabilities (0 in eval).
+ * Backward gives dq, and accumulates dK, dV into the caches' grads for all
+ * columns < t0+Tn; the span's own columns are then moved into d(qkv), so
+ * gradients reach earlier spans through the cache. */
+coco_tensor *coco_attention(coco_tape *tp, coco_tensor *qkv, coco_tensor *kcache, coco_tensor *vcache, int64_t t0,
+                            const coco_tensor *mask, int n_head, float dropout_p);
+
+#endif

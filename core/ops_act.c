@@ -1,0 +1,315 @@
+/* ops_act.c — layernorm, GELU (tanh), sigmoid, BCE, BCE-with-logits, dropout. */
+#include "ops_internal.h"
+
+#include <stdlib.h>
+
+#include "coconut/rng.h"
+
+/* ------------------------------------------------------------------ layernorm */
+
+typedef struct ln_saved {
+    float *mean, *rstd; /* [rows] */
+} ln_saved;
+
+static void layernorm_bwd(coco_tape *tp, coco_node *n) {
+    coco_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
+    const ln_saved *sv = n->saved;
+    int64_t rows = coco_tensor_rows(x), d = coco_tensor_cols(x);
+    const float *xp = coco_f32(x), *wp = coco_f32(w), *dy = coco_f32(n->out->grad);
+    int fx, fw, fb;
+    float *dx = coco_grad_acc(tp, x, &fx);
+    float *dw = coco_grad_acc(tp, w, &fw);
+    float *db = b ? coco_grad_acc(tp, b, &fb) : NULL;
+    int nt = rows * d >= COCO_PAR_MIN ? coco_threads() : 1;
+    /* Per-thread partial sums for dw/db, added in thread order: reproducible. */
+    float *part = NULL;
+    if (dw || db) {
+        part = coco_tape_alloc(tp, (size_t)nt * 2 * (size_t)d * 4);
+        memset(part, 0, (size_t)nt * 2 * (size_t)d * 4);
+    }
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+        int64_t lo, hi;
+        col_block(rows, t, T, &lo, &hi);
+        float *pw = part ? part + (size_t)t * 2 * d : NULL, *pb = pw ? pw + d : NULL;
+        for (int64_t r = lo; r < hi; r++) {
+            const float *xr = xp + r * d, *g = dy + r * d;
+            float mu = sv->mean[r], rs = sv->rstd[r];
+            if (pw) {
+                for (int64_t j = 0; j < d; j++) {
+                    float xh = (xr[j] - mu) * rs;
+                    pw[j] += g[j] * xh;
+                    pb[j] += g[j];
+                }
+            }
+            if (dx) {
+                float a = 0.0f, c = 0.0f;
+                for (int64_t j = 0; j < d; j++) {
+                    float gw = g[j] * wp[j];
+                    a += gw;
+                    c += gw * (xr[j] - mu) * rs;
+                }
+                a /= (float)d;
+                c /= (float)d;
+                float *dr = dx + r * d;
+                for (int64_t j = 0; j < d; j++) {
+                    float xh = (xr[j] - mu) * rs;
+                    float v = rs * (g[j] * wp[j] - a - xh * c);
+                    dr[j] = fx ? v : dr[j] + v;
+                }
+            }
+        }
+    }
+    if (part) {
+        for (int t = 0; t < nt; t++) {
+            const float *pw = part + (size_t)t * 2 * d, *pb = pw + d;
+            if (dw)
+                for (int64_t j = 0; j < d; j++) dw[j] = (fw && t == 0) ? pw[j] : dw[j] + pw[j];
+            if (db)
+                for (int64_t j = 0; j < d; j++) db[j] = (fb && t == 0) ? pb[j] : db[j] + pb[j];
+        }
+    }
+}
+
+coco_tensor *coco_layernorm(coco_tape *tp, coco_tensor *x, coco_tensor *w, coco_tensor *b, float eps) {
+    char s1[96], s2[96];
+    coco_check_dtype(x, COCO_F32, "layernorm", "x");
+    coco_check_dtype(w, COCO_F32, "layernorm", "weight");
+    coco_check_ndim(x, 1, COCO_MAX_DIMS, "layernorm", "x");
+    int64_t rows = coco_tensor_rows(x), d = coco_tensor_cols(x);
+    if (w->ndim != 1 || w->numel != d) coco_fail("layernorm: weight %s must be [%lld] for x %s", SHAPE(w, s1), (long long)d, SHAPE(x, s2));
+    if (b) {
+        coco_check_dtype(b, COCO_F32, "layernorm", "bias");
+        if (b->ndim != 1 || b->numel != d) coco_fail("layernorm: bias %s must be [%lld] for x %s", SHAPE(b, s1), (long long)d, SHAPE(x, s2));
+    }
+    if (!(eps > 0.0f)) coco_fail("layernorm: eps must be > 0, got %g", (double)eps);
+    PROF_BEGIN();
+    coco_tensor *y = coco_tape_like(tp, x);
+    float *mean = coco_tape_alloc(tp, (size_t)rows * 4), *rstd = coco_tape_alloc(tp, (size_t)rows * 4);
+    const float *xp = coco_f32(x), *wp = coco_f32(w), *bp = b ? coco_f32(b) : NULL;
+    float *yp = coco_f32(y);
+#pragma omp parallel for schedule(static) if (rows * d >= COCO_PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = xp + r * d;
+        double s = 0.0;
+        for (int64_t j = 0; j < d; j++) s += xr[j];
+        float mu = (float)(s / (double)d);
+        double v = 0.0;
+        for (int64_t j = 0; j < d; j++) {
+            double t = (double)xr[j] - mu;
+            v += t * t;
+        }
+        float rs = (float)(1.0 / sqrt(v / (double)d + (double)eps));
+        mean[r] = mu;
+        rstd[r] = rs;
+        float *yr = yp + r * d;
+        for (int64_t j = 0; j < d; j++) yr[j] = (xr[j] - mu) * rs * wp[j] + (bp ? bp[j] : 0.0f);
+    }
+    coco_tensor *in[3] = {x, w, b};
+    if (coco_tape_needs_grad(tp, 3, in)) {
+        coco_node *n = coco_tape_record(tp, "layernorm", layernorm_bwd, y, 3, in);
+        ln_saved *sv = coco_tape_alloc(tp, sizeof *sv);
+        sv->mean = mean;
+        sv->rstd = rstd;
+        n->saved = sv;
+    }
+    PROF_END("layernorm", 0);
+    return y;
+}
+
+/* ------------------------------------------------------------------ GELU (tanh) */
+
+#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
+#define GELU_C 0.044715f
+
+static void gelu_bwd(coco_tape *tp, coco_node *n) {
+    coco_tensor *x = n->in[0];
+    int fresh;
+    float *dx = coco_grad_acc(tp, x, &fresh);
+    if (!dx) return;
+    const float *xp = coco_f32(x), *g = coco_f32(n->out->grad);
+    int64_t N = x->numel;
+#pragma omp parallel for simd schedule(static) if (N >= COCO_PAR_MIN)
+    for (int64_t i = 0; i < N; i++) {
+        float v = xp[i];
+        float u = GELU_K * (v + GELU_C * v * v * v);
+        float t = tanhf(u);
+        float dudx = GELU_K * (1.0f + 3.0f * GELU_C * v * v);
+        float dg = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * dudx;
+        float r = g[i] * dg;
+        dx[i] = fresh ? r : dx[i] + r;
+    }
+}
+
+coco_tensor *coco_gelu(coco_tape *tp, coco_tensor *x) {
+    coco_check_dtype(x, COCO_F32, "gelu", "x");
+    PROF_BEGIN();
+    coco_tensor *y = coco_tape_like(tp, x);
+    const float *xp = coco_f32(x);
+    float *yp = coco_f32(y);
+    int64_t N = x->numel;
+#pragma omp parallel for simd schedule(static) if (N >= COCO_PAR_MIN)
+    for (int64_t i = 0; i < N; i++) {
+        float v = xp[i];
+        yp[i] = 0.5f * v * (1.0f + tanhf(GELU_K * (v + GELU_C * v * v * v)));
+    }
+    coco_tensor *in[1] = {x};
+    if (coco_tape_needs_grad(tp, 1, in)) coco_tape_record(tp, "gelu", gelu_bwd, y, 1, in);
+    PROF_END("gelu", 0);
+    return y;
+}
+
+/* ------------------------------------------------------------------ sigmoid */
+
+static void sigmoid_bwd(coco_tape *tp, coco_node *n) {
+    int fresh;
+    float *dx = coco_grad_acc(tp, n->in[0], &fresh);
+    if (!dx) return;
+    const float *y = coco_f32(n->out), *g = coco_f32(n->out->grad);
+    for (int64_t i = 0; i < n->out->numel; i++) {
+        float r = g[i] * y[i] * (1.0f - y[i]);
+        dx[i] = fresh ? r : dx[i] + r;
+    }
+}
+
+static inline float sigmoidf(float x) {
+    /* Stable on both tails. */
+    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+coco_tensor *coco_sigmoid(coco_tape *tp, coco_tensor *x) {
+    coco_check_dtype(x, COCO_F32, "sigmoid", "x");
+    coco_tensor *y = coco_tape_like(tp, x);
+    for (int64_t i = 0; i < x->numel; i++) coco_f32(y)[i] = sigmoidf(coco_f32(x)[i]);
+    coco_tensor *in[1] = {x};
+    if (coco_tape_needs_grad(tp, 1, in)) coco_tape_record(tp, "sigmoid", sigmoid_bwd, y, 1, in);
+    return y;
+}
+
+/* ------------------------------------------------------------------ BCE */
+
+static void check_targets(const coco_tensor *x, const coco_tensor *y, const char *op) {
+    char a[96], b[96];
+    coco_check_dtype(x, COCO_F32, op, "input");
+    coco_check_dtype(y, COCO_F32, op, "target");
+    if (!coco_tensor_same_shape(x, y)) coco_fail("%s: target %s does not match input %s", op, SHAPE(y, a), SHAPE(x, b));
+    if (x->numel == 0) coco_fail("%s: input has no elements", op);
+}
+
+static void bce_bwd(coco_tape *tp, coco_node *n) {
+    coco_tensor *p = n->in[0];
+    const coco_tensor *y = n->saved;
+    int fresh;
+    float *dp = coco_grad_acc(tp, p, &fresh);
+    if (!dp) return;
+    float g = coco_f32(n->out->grad)[0] / (float)p->numel;
+    for (int64_t i = 0; i < p->numel; i++) {
+        float pi = coco_f32(p)[i], yi = coco_f32(y)[i];
+        float den = (1.0f - pi) * pi;
+        if (den < 1e-12f) den = 1e-12f; /* torch's BCE backward epsilon */
+        float r = g * (pi - yi) / den;
+        dp[i] = fresh ? r : dp[i] + r;
+    }
+}
+
+coco_tensor *coco_bce(coco_tape *tp, coco_tensor *p, const coco_tensor *y) {
+    check_targets(p, y, "bce");
+    double s = 0;
+    for (int64_t i = 0; i < p->numel; i++) {
+        float pi = coco_f32(p)[i], yi = coco_f32(y)[i];
+        if (!(pi >= 0.0f && pi <= 1.0f)) coco_fail("bce: input[%lld] = %g is not a probability in [0, 1]", (long long)i, (double)pi);
+        float lp = logf(pi), lq = logf(1.0f - pi);
+        if (lp < -100.0f) lp = -100.0f;
+        if (lq < -100.0f) lq = -100.0f;
+        s -= (double)yi * lp + (1.0 - (double)yi) * lq;
+    }
+    coco_tensor *out = coco_tape_tensor(tp, COCO_F32, 0, NULL);
+    coco_f32(out)[0] = (float)(s / (double)p->numel);
+    coco_tensor *in[1] = {p};
+    if (coco_tape_needs_grad(tp, 1, in)) {
+        coco_node *n = coco_tape_record(tp, "bce", bce_bwd, out, 1, in);
+        coco_tensor *keep = coco_tape_like(tp, y);
+        memcpy(keep->data, y->data, (size_t)y->numel * 4);
+        n->saved = keep;
+    }
+    return out;
+}
+
+static void bce_logits_bwd(coco_tape *tp, coco_node *n) {
+    coco_tensor *x = n->in[0];
+    const coco_tensor *y = n->saved;
+    int fresh;
+    float *dx = coco_grad_acc(tp, x, &fresh);
+    if (!dx) return;
+    float g = coco_f32(n->out->grad)[0] / (float)x->numel;
+    for (int64_t i = 0; i < x->numel; i++) {
+        float r = g * (sigmoidf(coco_f32(x)[i]) - coco_f32(y)[i]);
+        dx[i] = fresh ? r : dx[i] + r;
+    }
+}
+
+coco_tensor *coco_bce_with_logits(coco_tape *tp, coco_tensor *logits, const coco_tensor *y) {
+    check_targets(logits, y, "bce_with_logits");
+    double s = 0;
+    for (int64_t i = 0; i < logits->numel; i++) {
+        double x = coco_f32(logits)[i], t = coco_f32(y)[i];
+        /* max(x,0) - x t + log(1 + exp(-|x|)) */
+        s += (x > 0 ? x : 0) - x * t + log1p(exp(-fabs(x)));
+    }
+    coco_tensor *out = coco_tape_tensor(tp, COCO_F32, 0, NULL);
+    coco_f32(out)[0] = (float)(s / (double)logits->numel);
+    coco_tensor *in[1] = {logits};
+    if (coco_tape_needs_grad(tp, 1, in)) {
+        coco_node *n = coco_tape_record(tp, "bce_with_logits", bce_logits_bwd, out, 1, in);
+        coco_tensor *keep = coco_tape_like(tp, y);
+        memcpy(keep->data, y->data, (size_t)y->numel * 4);
+        n->saved = keep;
+    }
+    return out;
+}
+
+/* ------------------------------------------------------------------ dropout */
+
+static void dropout_bwd(coco_tape *tp, coco_node *n) {
+    coco_tensor *x = n->in[0];
+    int fresh;
+    float *dx = coco_grad_acc(tp, x, &fresh);
+    if (!dx) return;
+    uint64_t seed = (uint64_t)n->i[0], stream = (uint64_t)n->i[1];
+    float p = n->f[0], scale = n->f[1];
+    const float *g = coco_f32(n->out->grad);
+    int64_t N = x->numel;
+#pragma omp parallel for schedule(static) if (N >= COCO_PAR_MIN)
+    for (int64_t i = 0; i < N; i++) {
+        float r = coco_hash_uniform(seed, stream, (uint64_t)i) < p ? 0.0f : g[i] * scale;
+        dx[i] = fresh ? r : dx[i] + r;
+    }
+}
+
+coco_tensor *coco_dropout(coco_tape *tp, coco_tensor *x, float p) {
+    coco_check_dtype(x, COCO_F32, "dropout", "x");
+    if (!(p >= 0.0f && p < 1.0f)) coco_fail("dropout: p = %g must be in [0, 1)", (double)p);
+    if (p == 0.0f) return x;
+    PROF_BEGIN();
+    uint64_t seed = coco_tape_seed(tp), stream = coco_tape_next_stream(tp);
+    float scale = 1.0f / (1.0f - p);
+    coco_tensor *y = coco_tape_like(tp, x);
+    const float *xp = coco_f32(x);
+    float *yp = coco_f32(y);
+    int64_t N = x->numel;
+#pragma omp parallel for schedule(static) if (N >= COCO_PAR_MIN)
+    for (int64_t i = 0; i < N; i++) yp[i] = coco_hash_uniform(seed, stream, (uint64_t)i) < p ? 0.0f : xp[i] * scale;
+    coco_tensor *in[1] = {x};
+    if (coco_tape_needs_grad(tp, 1, in)) {
+        coco_node *n = coco_tape_record(tp, "dropout", dropout_bwd, y, 1, in);
+        n->i[0] = (int64_t)seed;
+        n->i[1] = (int64_t)stream;
+        n->f[0] = p;
+        n->f[1] = scale;
+    }
+    PROF_END("dropout", 0);
+    return y;
+}

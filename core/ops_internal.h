@@ -1,0 +1,65 @@
+/* ops_internal.h — helpers shared by the op implementations (not installed). */
+#ifndef COCONUT_OPS_INTERNAL_H
+#define COCONUT_OPS_INTERNAL_H
+
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "coconut/gemm.h"
+#include "coconut/ops.h"
+#include "coconut/runtime.h"
+
+/* glibc's libmvec has vector variants of these; declaring the SIMD clones lets
+ * GCC vectorise our loops over them without -ffast-math (errno is not used:
+ * the build passes -fno-math-errno). Accuracy: within 4 ulp (glibc manual). */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+float expf(float) __attribute__((simd("notinbranch")));
+float tanhf(float) __attribute__((simd("notinbranch")));
+float logf(float) __attribute__((simd("notinbranch")));
+#endif
+
+/* Parallelise a loop only when there is enough work to pay for waking threads. */
+#define COCO_PAR_MIN 32768
+
+#define PROF_BEGIN() double prof_t0_ = coco_profile_enabled ? coco_now() : 0.0
+#define PROF_END(name, flops) \
+    do { \
+        if (coco_profile_enabled) coco_profile_add(name, 0, coco_now() - prof_t0_, (double)(flops)); \
+    } while (0)
+
+#define SHAPE(t, buf) coco_shape_str((t), (buf), sizeof(buf))
+
+/* Output tensor with `like`'s leading dims and a new last dim. */
+static inline coco_tensor *out_with_last(coco_tape *tp, const coco_tensor *like, int64_t last) {
+    int64_t shape[COCO_MAX_DIMS];
+    memcpy(shape, like->shape, sizeof shape);
+    shape[like->ndim - 1] = last;
+    return coco_tape_tensor(tp, COCO_F32, like->ndim, shape);
+}
+
+/* Column-block partition of [0, n) for thread t of nt (contiguous blocks). */
+static inline void col_block(int64_t n, int t, int nt, int64_t *lo, int64_t *hi) {
+    int64_t q = n / nt, r = n % nt;
+    *lo = t * q + (t < r ? t : r);
+    *hi = *lo + q + (t < r ? 1 : 0);
+}
+
+/* out[j] (+)= sum over rows of x[r, j], parallel over column blocks, row order fixed. */
+static inline void colsum_acc(const float *x, int64_t rows, int64_t cols, float *out, int fresh) {
+    int nt = (rows * cols >= COCO_PAR_MIN) ? coco_threads() : 1;
+    if (nt > cols) nt = (int)cols > 0 ? (int)cols : 1;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int64_t lo, hi;
+        col_block(cols, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
+        if (fresh)
+            for (int64_t j = lo; j < hi; j++) out[j] = 0.0f;
+        for (int64_t r = 0; r < rows; r++) {
+            const float *xr = x + r * cols;
+            for (int64_t j = lo; j < hi; j++) out[j] += xr[j];
+        }
+    }
+}
+
+#endif

@@ -1,0 +1,86 @@
+/* ops_linear.c — x W + b with W [in,out] (Conv1D) and x W^T + b with W [out,in]. */
+#include "ops_internal.h"
+
+/* Shared body. wt = 0: W is [in, out]; wt = 1: W is [out, in]. */
+static void linear_check(coco_tensor *x, coco_tensor *W, coco_tensor *b, int wt, const char *op, int64_t *in_dim,
+                         int64_t *out_dim) {
+    char s1[96], s2[96];
+    coco_check_dtype(x, COCO_F32, op, "x");
+    coco_check_dtype(W, COCO_F32, op, "weight");
+    coco_check_ndim(x, 1, COCO_MAX_DIMS, op, "x");
+    coco_check_ndim(W, 2, 2, op, "weight");
+    int64_t in = wt ? W->shape[1] : W->shape[0], out = wt ? W->shape[0] : W->shape[1];
+    if (coco_tensor_cols(x) != in)
+        coco_fail("%s: x %s has last dim %lld but weight %s expects %lld inputs", op, SHAPE(x, s1),
+                  (long long)coco_tensor_cols(x), SHAPE(W, s2), (long long)in);
+    if (b) {
+        coco_check_dtype(b, COCO_F32, op, "bias");
+        if (b->numel != out || b->ndim != 1)
+            coco_fail("%s: bias %s must be [%lld] for weight %s", op, SHAPE(b, s1), (long long)out, SHAPE(W, s2));
+    }
+    *in_dim = in;
+    *out_dim = out;
+}
+
+static void linear_bwd_common(coco_tape *tp, coco_node *n, int wt) {
+    coco_tensor *x = n->in[0], *W = n->in[1], *b = n->in[2];
+    int64_t rows = coco_tensor_rows(x), in = n->i[0], out = n->i[1];
+    const float *dy = coco_f32(n->out->grad);
+    int fresh;
+    float *dx = coco_grad_acc(tp, x, &fresh);
+    if (dx) {
+        if (wt) /* dx[rows,in] = dy[rows,out] W[out,in] */
+            coco_sgemm(0, 0, rows, in, out, 1.0f, dy, out, coco_f32(W), in, fresh ? 0.0f : 1.0f, dx, in);
+        else /* dx = dy W^T, W stored [in,out] */
+            coco_sgemm(0, 1, rows, in, out, 1.0f, dy, out, coco_f32(W), out, fresh ? 0.0f : 1.0f, dx, in);
+    }
+    float *dW = coco_grad_acc(tp, W, &fresh);
+    if (dW) {
+        if (wt) /* dW[out,in] += dy^T x */
+            coco_sgemm(1, 0, out, in, rows, 1.0f, dy, out, coco_f32(x), in, fresh ? 0.0f : 1.0f, dW, in);
+        else /* dW[in,out] += x^T dy */
+            coco_sgemm(1, 0, in, out, rows, 1.0f, coco_f32(x), in, dy, out, fresh ? 0.0f : 1.0f, dW, out);
+    }
+    if (b) {
+        float *db = coco_grad_acc(tp, b, &fresh);
+        if (db) colsum_acc(dy, rows, out, db, fresh);
+    }
+}
+
+static void linear_bwd(coco_tape *tp, coco_node *n) { linear_bwd_common(tp, n, 0); }
+static void linear_wt_bwd(coco_tape *tp, coco_node *n) { linear_bwd_common(tp, n, 1); }
+
+static coco_tensor *linear_fwd(coco_tape *tp, coco_tensor *x, coco_tensor *W, coco_tensor *b, int wt) {
+    const char *op = wt ? "linear_wt" : "linear";
+    int64_t in, outd;
+    linear_check(x, W, b, wt, op, &in, &outd);
+    PROF_BEGIN();
+    int64_t rows = coco_tensor_rows(x);
+    coco_tensor *y = out_with_last(tp, x, outd);
+    float *yp = coco_f32(y);
+    float beta = 0.0f;
+    if (b) {
+        const float *bp = coco_f32(b);
+#pragma omp parallel for schedule(static) if (rows * outd >= COCO_PAR_MIN)
+        for (int64_t r = 0; r < rows; r++) memcpy(yp + r * outd, bp, (size_t)outd * 4);
+        beta = 1.0f;
+    }
+    if (wt)
+        coco_sgemm(0, 1, rows, outd, in, 1.0f, coco_f32(x), in, coco_f32(W), in, beta, yp, outd);
+    else
+        coco_sgemm(0, 0, rows, outd, in, 1.0f, coco_f32(x), in, coco_f32(W), outd, beta, yp, outd);
+    coco_tensor *inputs[3] = {x, W, b};
+    if (coco_tape_needs_grad(tp, 3, inputs)) {
+        coco_node *n = coco_tape_record(tp, op, wt ? linear_wt_bwd : linear_bwd, y, 3, inputs);
+        n->i[0] = in;
+        n->i[1] = outd;
+        n->flops = 4.0 * (double)rows * (double)in * (double)outd;
+    }
+    PROF_END(op, 2.0 * (double)rows * (double)in * (double)outd);
+    return y;
+}
+
+coco_tensor *coco_linear(coco_tape *tp, coco_tensor *x, coco_tensor *W, coco_tensor *b) { return linear_fwd(tp, x, W, b, 0); }
+coco_tensor *coco_linear_wt(coco_tape *tp, coco_tensor *x, coco_tensor *W, coco_tensor *b) {
+    return linear_fwd(tp, x, W, b, 1);
+}

@@ -1,0 +1,514 @@
+/* test_ops.c — every autograd op: forward against a naive double-precision
+ * reference, backward against central finite differences (tolerances in
+ * testutil.h), and proof that each gradient test fails when the op's backward
+ * is wrong by 10% (the mutation hook). */
+#include "testutil.h"
+
+#define H_FD 1e-2
+#define ATOL 2e-3
+#define RTOL 1e-2
+
+/* ------------------------------------------------------------ forwards under test */
+
+static coco_tensor *f_embedding(coco_tape *tp, coco_tensor **in, void *ud) {
+    return coco_embedding(tp, (coco_tensor *)ud, in[0]);
+}
+static coco_tensor *f_linear(coco_tape *tp, coco_tensor **in, void *ud) { return coco_linear(tp, in[0], in[1], in[2]); }
+static coco_tensor *f_linear_wt(coco_tape *tp, coco_tensor **in, void *ud) {
+    return coco_linear_wt(tp, in[0], in[1], in[2]);
+}
+static coco_tensor *f_layernorm(coco_tape *tp, coco_tensor **in, void *ud) {
+    return coco_layernorm(tp, in[0], in[1], in[2], 1e-5f);
+}
+static coco_tensor *f_gelu(coco_tape *tp, coco_tensor **in, void *ud) { return coco_gelu(tp, in[0]); }
+static coco_tensor *f_add(coco_tape *tp, coco_tensor **in, void *ud) { return coco_add(tp, in[0], in[1]); }
+static coco_tensor *f_sum(coco_tape *tp, coco_tensor **in, void *ud) { return coco_sum(tp, in[0]); }
+static coco_tensor *f_mean(coco_tape *tp, coco_tensor **in, void *ud) { return coco_mean(tp, in[0]); }
+static coco_tensor *f_scale(coco_tape *tp, coco_tensor **in, void *ud) { return coco_scale(tp, in[0], -1.7f); }
+static coco_tensor *f_ce(coco_tape *tp, coco_tensor **in, void *ud) {
+    return coco_cross_entropy(tp, in[0], (coco_tensor *)ud, -100);
+}
+static coco_tensor *f_gather(coco_tape *tp, coco_tensor **in, void *ud) { return coco_gather_rows(tp, in[0], ud); }
+static coco_tensor *f_scatter(coco_tape *tp, coco_tensor **in, void *ud) {
+    return coco_scatter_rows(tp, in[0], in[1], ud);
+}
+static coco_tensor *f_concat(coco_tape *tp, coco_tensor **in, void *ud) { return coco_concat(tp, 3, in, 1); }
+static coco_tensor *f_sigmoid(coco_tape *tp, coco_tensor **in, void *ud) { return coco_sigmoid(tp, in[0]); }
+static coco_tensor *f_bce(coco_tape *tp, coco_tensor **in, void *ud) { return coco_bce(tp, in[0], ud); }
+static coco_tensor *f_bce_logits(coco_tape *tp, coco_tensor **in, void *ud) {
+    return coco_bce_with_logits(tp, in[0], ud);
+}
+static coco_tensor *f_dropout(coco_tape *tp, coco_tensor **in, void *ud) { return coco_dropout(tp, in[0], 0.4f); }
+
+typedef struct attn_case {
+    int64_t t0;
+    int n_head;
+    float p;
+    coco_tensor *mask;
+} attn_case;
+
+static coco_tensor *f_attention(coco_tape *tp, coco_tensor **in, void *ud) {
+    attn_case *c = ud;
+    return coco_attention(tp, in[0], in[1], in[2], c->t0, c->mask, c->n_head, c->p);
+}
+
+/* Runs gradcheck, then again with the op's backward mutated: must pass, then fail. */
+static void check_op(const char *name, const char *op, tu_fwd f, int n, coco_tensor **in, void *ud) {
+    double w = gradcheck(name, f, n, in, ud, H_FD, ATOL, RTOL);
+    if (w > 1.0) fail_msg("%s: gradient check failed (worst error %.2fx tolerance)", name, w);
+    coco_debug_set_mutation(op);
+    double wm = gradcheck(name, f, n, in, ud, H_FD, ATOL, RTOL);
+    coco_debug_set_mutation(NULL);
+    if (wm <= 1.0) fail_msg("%s: gradient check did not notice a backward off by 10%% (worst %.2fx)", name, wm);
+}
+
+static void release_all(int n, coco_tensor **in) {
+    for (int i = 0; i < n; i++) coco_tensor_release(in[i]);
+}
+
+static coco_tensor *req(coco_tensor *t) {
+    t->requires_grad = 1;
+    return t;
+}
+
+/* ------------------------------------------------------------ gradient tests */
+
+static void test_grad_embedding(void **s) {
+    coco_tensor *in[1] = {req(tu_randn(1, 1.0f, 2, (int64_t)7, (int64_t)4))};
+    int32_t v[6] = {3, 0, 3, 6, 1, 3};
+    coco_tensor *ids = coco_tensor_new(COCO_I32, 2, (int64_t[]){2, 3});
+    memcpy(ids->data, v, sizeof v);
+    check_op("embedding", "embedding", f_embedding, 1, in, ids);
+    coco_tensor_release(ids);
+    release_all(1, in);
+}
+
+static void test_grad_linear(void **s) {
+    coco_tensor *in[3] = {req(tu_randn(2, 1.0f, 3, (int64_t)2, (int64_t)3, (int64_t)5)),
+                          req(tu_randn(3, 0.5f, 2, (int64_t)5, (int64_t)4)), req(tu_randn(4, 0.5f, 1, (int64_t)4))};
+    check_op("linear", "linear", f_linear, 3, in, NULL);
+    release_all(3, in);
+}
+
+static void test_grad_linear_wt(void **s) {
+    coco_tensor *in[3] = {req(tu_randn(5, 1.0f, 2, (int64_t)6, (int64_t)5)),
+                          req(tu_randn(6, 0.5f, 2, (int64_t)7, (int64_t)5)), NULL};
+    check_op("linear_wt", "linear_wt", f_linear_wt, 3, in, NULL);
+    release_all(3, in);
+}
+
+static void test_grad_layernorm(void **s) {
+    coco_tensor *in[3] = {req(tu_randn(7, 1.0f, 2, (int64_t)4, (int64_t)6)), req(tu_randn(8, 1.0f, 1, (int64_t)6)),
+                          req(tu_randn(9, 1.0f, 1, (int64_t)6))};
+    check_op("layernorm", "layernorm", f_layernorm, 3, in, NULL);
+    release_all(3, in);
+}
+
+static void test_grad_gelu(void **s) {
+    coco_tensor *in[1] = {req(tu_randn(10, 1.5f, 2, (int64_t)5, (int64_t)7))};
+    check_op("gelu", "gelu", f_gelu, 1, in, NULL);
+    release_all(1, in);
+}
+
+static void test_grad_add_sum_mean_scale(void **s) {
+    coco_tensor *in[2] = {req(tu_randn(11, 1.0f, 2, (int64_t)3, (int64_t)4)), req(tu_randn(12, 1.0f, 2, (int64_t)3, (int64_t)4))};
+    check_op("add", "add", f_add, 2, in, NULL);
+    check_op("sum", "sum", f_sum, 1, in, NULL);
+    check_op("mean", "mean", f_mean, 1, in, NULL);
+    check_op("scale", "scale", f_scale, 1, in, NULL);
+    release_all(2, in);
+}
+
+static void test_grad_cross_entropy(void **s) {
+    coco_tensor *in[1] = {req(tu_randn(13, 2.0f, 3, (int64_t)2, (int64_t)3, (int64_t)5))};
+    int32_t t[6] = {1, -100, 3, 0, 4, -100};
+    coco_tensor *tg = tu_ids(6, t);
+    check_op("cross_entropy", "cross_entropy", f_ce, 1, in, tg);
+    coco_tensor_release(tg);
+    release_all(1, in);
+}
+
+static void test_grad_gather_scatter(void **s) {
+    coco_tensor *in[2] = {req(tu_randn(14, 1.0f, 2, (int64_t)5, (int64_t)3)), req(tu_randn(15, 1.0f, 2, (int64_t)2, (int64_t)3))};
+    coco_tensor *gi = tu_ids(3, (int32_t[]){3, 0, 3});
+    check_op("gather_rows", "gather_rows", f_gather, 1, in, gi);
+    coco_tensor *si = tu_ids(2, (int32_t[]){4, 1});
+    check_op("scatter_rows", "scatter_rows", f_scatter, 2, in, si);
+    coco_tensor_release(gi);
+    coco_tensor_release(si);
+    release_all(2, in);
+}
+
+static void test_grad_concat(void **s) {
+    coco_tensor *in[3] = {req(tu_randn(16, 1.0f, 3, (int64_t)2, (int64_t)1, (int64_t)3)),
+                          req(tu_randn(17, 1.0f, 3, (int64_t)2, (int64_t)2, (int64_t)3)),
+                          req(tu_randn(18, 1.0f, 3, (int64_t)2, (int64_t)1, (int64_t)3))};
+    check_op("concat", "concat", f_concat, 3, in, NULL);
+    release_all(3, in);
+}
+
+static void test_grad_sigmoid_bce(void **s) {
+    coco_tensor *x = req(tu_randn(19, 1.5f, 1, (int64_t)8));
+    coco_tensor *in[1] = {x};
+    check_op("sigmoid", "sigmoid", f_sigmoid, 1, in, NULL);
+    coco_tensor *y = tu_randn(20, 1.0f, 1, (int64_t)8);
+    for (int i = 0; i < 8; i++) coco_f32(y)[i] = (float)(i % 3) / 2.0f; /* 0, .5, 1 */
+    check_op("bce_with_logits", "bce_with_logits", f_bce_logits, 1, in, y);
+    coco_tensor *p = req(tu_randn(21, 1.0f, 1, (int64_t)8));
+    for (int i = 0; i < 8; i++) coco_f32(p)[i] = 0.15f + 0.09f * (float)i; /* inside (0,1), away from the clamp */
+    coco_tensor *pin[1] = {p};
+    /* smaller step: p must stay inside (0, 1) */
+    double w = gradcheck("bce", f_bce, 1, pin, y, 1e-3, ATOL, RTOL);
+    if (w > 1.0) fail_msg("bce: gradient check failed (%.2fx)", w);
+    coco_debug_set_mutation("bce");
+    double wm = gradcheck("bce", f_bce, 1, pin, y, 1e-3, ATOL, RTOL);
+    coco_debug_set_mutation(NULL);
+    assert_true(wm > 1.0);
+    coco_tensor_release(p);
+    coco_tensor_release(y);
+    coco_tensor_release(x);
+}
+
+static void test_grad_dropout(void **s) {
+    coco_tensor *in[1] = {req(tu_randn(22, 1.0f, 2, (int64_t)6, (int64_t)5))};
+    check_op("dropout", "dropout", f_dropout, 1, in, NULL);
+    release_all(1, in);
+}
+
+static coco_tensor *mask2(int64_t B, int64_t T, const int32_t *v) {
+    coco_tensor *m = coco_tensor_new(COCO_I32, 2, (int64_t[]){B, T});
+    memcpy(m->data, v, (size_t)(B * T) * 4);
+    return m;
+}
+
+static void test_grad_attention_prefix(void **s) {
+    /* B=2, span of 3 after a prefix of 2, H=2, D=3, Tmax=6. Row 1's mask makes its
+     * first query see only padded keys (uniform case). */
+    int64_t B = 2, Tn = 3, H = 2, D = 3, C = H * D, Tmax = 6;
+    coco_tensor *in[3] = {req(tu_randn(30, 1.0f, 3, B, Tn, 3 * C)), req(tu_randn(31, 1.0f, 4, B, H, Tmax, D)),
+                          req(tu_randn(32, 1.0f, 4, B, H, Tmax, D))};
+    int32_t mv[12] = {1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1};
+    attn_case c = {2, (int)H, 0.0f, mask2(B, 6, mv)};
+    check_op("attention(prefix,mask)", "attention", f_attention, 3, in, &c);
+    /* Grad reached the prefix columns of the caches and not the span's. */
+    float *gk = coco_f32(in[1]->grad);
+    double pre = 0, span = 0;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t t = 0; t < Tmax; t++)
+                for (int64_t e = 0; e < D; e++) {
+                    double v = fabs(gk[((b * H + h) * Tmax + t) * D + e]);
+                    if (t < 2) pre += v;
+                    else span += v;
+                }
+    assert_true(pre > 1e-3);
+    assert_true(span == 0.0);
+    coco_tensor_release(c.mask);
+    /* With attention dropout. */
+    attn_case c2 = {1, (int)H, 0.3f, NULL};
+    check_op("attention(dropout)", "attention", f_attention, 3, in, &c2);
+    release_all(3, in);
+}
+
+/* ------------------------------------------------------------ forward references */
+
+static void test_fwd_linear_reference(void **s) {
+    int64_t R = 37, I = 29, O = 41;
+    coco_tensor *x = tu_randn(40, 1.0f, 2, R, I), *W = tu_randn(41, 1.0f, 2, I, O), *b = tu_randn(42, 1.0f, 1, O);
+    coco_tensor *Wt = tu_randn(43, 1.0f, 2, O, I);
+    coco_tape *tp = coco_tape_new();
+    coco_tensor *y = coco_linear(tp, x, W, b), *y2 = coco_linear_wt(tp, x, Wt, b);
+    double worst = 0, worst2 = 0;
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t o = 0; o < O; o++) {
+            double acc = coco_f32(b)[o], acc2 = coco_f32(b)[o];
+            for (int64_t i = 0; i < I; i++) {
+                acc += (double)coco_f32(x)[r * I + i] * coco_f32(W)[i * O + o];
+                acc2 += (double)coco_f32(x)[r * I + i] * coco_f32(Wt)[o * I + i];
+            }
+            worst = fmax(worst, fabs(acc - coco_f32(y)[r * O + o]));
+            worst2 = fmax(worst2, fabs(acc2 - coco_f32(y2)[r * O + o]));
+        }
+    /* 29-term dot products of O(1) values: f32 error well under 1e-4. */
+    assert_true(worst < 1e-4);
+    assert_true(worst2 < 1e-4);
+    coco_tape_free(tp);
+    coco_tensor_release(x), coco_tensor_release(W), coco_tensor_release(b), coco_tensor_release(Wt);
+}
+
+static void test_fwd_layernorm_gelu_reference(void **s) {
+    int64_t R = 5, D = 33;
+    coco_tensor *x = tu_randn(44, 3.0f, 2, R, D), *w = tu_randn(45, 1.0f, 1, D), *b = tu_randn(46, 1.0f, 1, D);
+    for (int64_t i = 0; i < x->numel; i++) coco_f32(x)[i] += 5.0f; /* offset mean */
+    coco_tape *tp = coco_tape_new();
+    coco_tensor *y = coco_layernorm(tp, x, w, b, 1e-5f), *g = coco_gelu(tp, x);
+    for (int64_t r = 0; r < R; r++) {
+        double m = 0, v = 0;
+        for (int64_t j = 0; j < D; j++) m += coco_f32(x)[r * D + j];
+        m /= D;
+        for (int64_t j = 0; j < D; j++) v += pow(coco_f32(x)[r * D + j] - m, 2);
+        v /= D;
+        for (int64_t j = 0; j < D; j++) {
+            double ref = (coco_f32(x)[r * D + j] - m) / sqrt(v + 1e-5) * coco_f32(w)[j] + coco_f32(b)[j];
+            assert_true(fabs(ref - coco_f32(y)[r * D + j]) < 1e-5 * (1 + fabs(ref)));
+            double xv = coco_f32(x)[r * D + j];
+            double gr = 0.5 * xv * (1 + tanh(sqrt(2 / M_PI) * (xv + 0.044715 * xv * xv * xv)));
+            assert_true(fabs(gr - coco_f32(g)[r * D + j]) < 2e-6 * (1 + fabs(gr)));
+        }
+    }
+    coco_tape_free(tp);
+    coco_tensor_release(x), coco_tensor_release(w), coco_tensor_release(b);
+}
+
+static void test_fwd_cross_entropy_reference(void **s) {
+    int64_t R = 4, V = 50;
+    coco_tensor *x = tu_randn(47, 4.0f, 2, R, V);
+    int32_t t[4] = {3, -100, 49, 0};
+    coco_tensor *tg = tu_ids(4, t);
+    coco_tape *tp = coco_tape_new();
+    float L = coco_f32(coco_cross_entropy(tp, x, tg, -100))[0];
+    double ref = 0;
+    int cnt = 0;
+    for (int64_t r = 0; r < R; r++) {
+        if (t[r] == -100) continue;
+        double m = -1e30, sum = 0;
+        for (int64_t j = 0; j < V; j++) m = fmax(m, coco_f32(x)[r * V + j]);
+        for (int64_t j = 0; j < V; j++) sum += exp(coco_f32(x)[r * V + j] - m);
+        ref += m + log(sum) - coco_f32(x)[r * V + t[r]];
+        cnt++;
+    }
+    ref /= cnt;
+    assert_true(fabs(ref - L) < 1e-5 * fabs(ref));
+    /* All rows ignored: NaN, as torch. */
+    int32_t none[4] = {-100, -100, -100, -100};
+    coco_tensor *tn = tu_ids(4, none);
+    assert_true(isnan(coco_f32(coco_cross_entropy(tp, x, tn, -100))[0]));
+    coco_tape_free(tp);
+    coco_tensor_release(x), coco_tensor_release(tg), coco_tensor_release(tn);
+}
+
+/* Naive attention over the full cache in double, as HF's eager GPT-2 computes it. */
+static void test_fwd_attention_reference(void **s) {
+    int64_t B = 2, Tn = 4, H = 3, D = 5, C = H * D, Tmax = 9, t0 = 3, Tk = t0 + Tn;
+    coco_tensor *qkv = tu_randn(50, 1.0f, 3, B, Tn, 3 * C);
+    coco_tensor *K = tu_randn(51, 1.0f, 4, B, H, Tmax, D), *V = tu_randn(52, 1.0f, 4, B, H, Tmax, D);
+    int32_t mv[14] = {1, 1, 1, 1, 1, 1, 1, /* row 1: pads at 0..3 -> query col 3 sees none */ 0, 0, 0, 0, 1, 1, 1};
+    coco_tensor *mask = mask2(B, Tk, mv);
+    coco_tape *tp = coco_tape_new();
+    coco_tensor *out = coco_attention(tp, qkv, K, V, t0, mask, (int)H, 0.0f);
+    double worst = 0;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t i = 0; i < Tn; i++) {
+                double sc[16], mx = -1e300;
+                const float *q = coco_f32(qkv) + (b * Tn + i) * 3 * C + h * D;
+                int any = 0;
+                for (int64_t j = 0; j <= t0 + i; j++) any |= mv[b * Tk + j];
+                for (int64_t j = 0; j < Tk; j++) {
+                    const float *k = j < t0 ? coco_f32(K) + ((b * H + h) * Tmax + j) * D
+                                            : coco_f32(qkv) + (b * Tn + (j - t0)) * 3 * C + C + h * D;
+                    double dot = 0;
+                    for (int64_t e = 0; e < D; e++) dot += (double)q[e] * k[e];
+                    sc[j] = dot / sqrt((double)D);
+                    int ok = j <= t0 + i && (mv[b * Tk + j] || !any);
+                    if (!any && ok) sc[j] = 0; /* uniform */
+                    if (!ok) sc[j] = -INFINITY;
+                    mx = fmax(mx, sc[j]);
+                }
+                double z = 0;
+                for (int64_t j = 0; j < Tk; j++) z += exp(sc[j] - mx);
+                for (int64_t e = 0; e < D; e++) {
+                    double o = 0;
+                    for (int64_t j = 0; j < Tk; j++) {
+                        const float *v = j < t0 ? coco_f32(V) + ((b * H + h) * Tmax + j) * D
+                                                : coco_f32(qkv) + (b * Tn + (j - t0)) * 3 * C + 2 * C + h * D;
+                        o += exp(sc[j] - mx) / z * v[e];
+                    }
+                    worst = fmax(worst, fabs(o - coco_f32(out)[(b * Tn + i) * C + h * D + e]));
+                }
+            }
+    assert_true(worst < 1e-5);
+    coco_tape_free(tp);
+    coco_tensor_release(qkv), coco_tensor_release(K), coco_tensor_release(V), coco_tensor_release(mask);
+}
+
+/* Chunked attention with the cache equals one pass over the whole sequence. */
+static void test_attention_chunked_equals_full(void **s) {
+    int64_t B = 2, T = 7, H = 2, D = 4, C = H * D;
+    coco_tensor *qkv = tu_randn(60, 1.0f, 3, B, T, 3 * C);
+    int32_t mv[14] = {0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+    coco_tensor *mask = mask2(B, T, mv);
+    coco_tape *tp = coco_tape_new();
+    coco_tensor *K = coco_tensor_zeros(4, (int64_t[]){B, H, T, D}), *V = coco_tensor_zeros(4, (int64_t[]){B, H, T, D});
+    coco_tensor *full = coco_attention(tp, qkv, K, V, 0, mask, (int)H, 0.0f);
+    coco_tensor *K2 = coco_tensor_zeros(4, (int64_t[]){B, H, T, D}), *V2 = coco_tensor_zeros(4, (int64_t[]){B, H, T, D});
+    int64_t cuts[4] = {0, 3, 4, 7};
+    for (int c = 0; c < 3; c++) {
+        int64_t a = cuts[c], n = cuts[c + 1] - a;
+        coco_tensor *part = coco_tape_tensor(tp, COCO_F32, 3, (int64_t[]){B, n, 3 * C});
+        for (int64_t b = 0; b < B; b++)
+            memcpy(coco_f32(part) + b * n * 3 * C, coco_f32(qkv) + (b * T + a) * 3 * C, (size_t)(n * 3 * C) * 4);
+        coco_tensor *o = coco_attention(tp, part, K2, V2, a, mask, (int)H, 0.0f);
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t i = 0; i < n * C; i++)
+                assert_float_equal(coco_f32(o)[b * n * C + i], coco_f32(full)[(b * T + a) * C + i], 1e-6);
+    }
+    coco_tape_free(tp);
+    coco_tensor_release(qkv), coco_tensor_release(mask), coco_tensor_release(K), coco_tensor_release(V);
+    coco_tensor_release(K2), coco_tensor_release(V2);
+}
+
+/* ------------------------------------------------------------ autograd behaviour */
+
+static void test_grad_accumulates(void **s) {
+    /* y = sum(x + x): dx = 2; a second backward adds another 2. */
+    coco_tensor *x = req(tu_randn(70, 1.0f, 1, (int64_t)4));
+    coco_tape *tp = coco_tape_new();
+    for (int rep = 1; rep <= 2; rep++) {
+        coco_tape_reset(tp);
+        coco_backward(tp, coco_sum(tp, coco_add(tp, x, x)));
+        for (int i = 0; i < 4; i++) assert_float_equal(coco_f32(x->grad)[i], 2.0f * rep, 0);
+    }
+    coco_zero_grad(x);
+    assert_float_equal(coco_f32(x->grad)[0], 0.0f, 0);
+    coco_tape_free(tp);
+    coco_tensor_release(x);
+}
+
+static void test_no_grad_records_nothing(void **s) {
+    coco_tensor *x = req(tu_randn(71, 1.0f, 2, (int64_t)3, (int64_t)4));
+    coco_tensor *W = req(tu_randn(72, 1.0f, 2, (int64_t)4, (int64_t)2));
+    coco_tape *tp = coco_tape_new();
+    coco_tape_set_grad_enabled(tp, 0);
+    coco_tensor *y = coco_linear(tp, x, W, NULL);
+    assert_int_equal(coco_tape_num_nodes(tp), 0);
+    assert_int_equal(y->requires_grad, 0);
+    coco_tape_set_grad_enabled(tp, 1);
+    coco_linear(tp, x, W, NULL);
+    assert_int_equal(coco_tape_num_nodes(tp), 1);
+    coco_tape_free(tp);
+    coco_tensor_release(x), coco_tensor_release(W);
+}
+
+/* A small transformer-like graph run twice at 2 threads: bitwise identical. */
+static void run_graph(coco_tensor **p, float *out_loss, float *grads) {
+    coco_tape *tp = coco_tape_new();
+    coco_tape_set_seed(tp, 77);
+    for (int i = 0; i < 5; i++) coco_zero_grad(p[i]);
+    int64_t B = 4, T = 33, H = 4, C = 64;
+    int32_t *ids = malloc((size_t)(B * T) * 4);
+    for (int64_t i = 0; i < B * T; i++) ids[i] = (int32_t)((i * 7919) % 97);
+    coco_tensor *idt = coco_tensor_new(COCO_I32, 2, (int64_t[]){B, T});
+    memcpy(idt->data, ids, (size_t)(B * T) * 4);
+    coco_tensor *x = coco_embedding(tp, idt, p[0]);
+    x = coco_dropout(tp, x, 0.1f);
+    coco_tensor *h = coco_layernorm(tp, x, p[3], p[4], 1e-5f);
+    coco_tensor *qkv = coco_linear(tp, h, p[1], NULL);
+    coco_tensor *K = coco_tape_tensor(tp, COCO_F32, 4, (int64_t[]){B, H, T, C / H});
+    coco_tensor *V = coco_tape_tensor(tp, COCO_F32, 4, (int64_t[]){B, H, T, C / H});
+    K->requires_grad = V->requires_grad = 0;
+    coco_tensor *a = coco_attention(tp, qkv, K, V, 0, NULL, (int)H, 0.1f);
+    a = coco_gelu(tp, coco_linear(tp, a, p[2], NULL));
+    coco_tensor *logits = coco_linear_wt(tp, coco_add(tp, a, x), p[0], NULL);
+    coco_tensor *tg = coco_tensor_new(COCO_I32, 1, (int64_t[]){B * T});
+    for (int64_t i = 0; i < B * T; i++) coco_i32(tg)[i] = (i % 5 == 0) ? -100 : ids[(i + 1) % (B * T)];
+    coco_tensor *loss = coco_cross_entropy(tp, logits, tg, -100);
+    coco_backward(tp, loss);
+    *out_loss = coco_f32(loss)[0];
+    int64_t off = 0;
+    for (int i = 0; i < 5; i++) {
+        memcpy(grads + off, p[i]->grad->data, (size_t)p[i]->numel * 4);
+        off += p[i]->numel;
+    }
+    coco_tensor_release(tg);
+    coco_tensor_release(idt);
+    free(ids);
+    coco_tape_free(tp);
+}
+
+static void test_determinism(void **s) {
+    int old = coco_threads();
+    coco_set_threads(2);
+    coco_tensor *p[5] = {req(tu_randn(80, 0.1f, 2, (int64_t)97, (int64_t)64)), req(tu_randn(81, 0.1f, 2, (int64_t)64, (int64_t)192)),
+                         req(tu_randn(82, 0.1f, 2, (int64_t)64, (int64_t)64)), req(tu_randn(83, 1.0f, 1, (int64_t)64)),
+                         req(tu_randn(84, 0.1f, 1, (int64_t)64))};
+    int64_t total = 0;
+    for (int i = 0; i < 5; i++) total += p[i]->numel;
+    float *g1 = malloc((size_t)total * 4), *g2 = malloc((size_t)total * 4);
+    float l1, l2;
+    run_graph(p, &l1, g1);
+    run_graph(p, &l2, g2);
+    assert_true(isfinite(l1));
+    assert_memory_equal(&l1, &l2, sizeof l1);
+    assert_memory_equal(g1, g2, (size_t)total * 4);
+    free(g1);
+    free(g2);
+    release_all(5, p);
+    coco_set_threads(old);
+}
+
+/* ------------------------------------------------------------ bad input */
+
+static void test_bad_input_messages(void **s) {
+    coco_tape *tp = coco_tape_new();
+    coco_tensor *x = tu_randn(90, 1.0f, 2, (int64_t)3, (int64_t)4), *W = tu_randn(91, 1.0f, 2, (int64_t)5, (int64_t)2);
+    EXPECT_FAIL(coco_linear(tp, x, W, NULL), "linear: x [3,4] f32 has last dim 4 but weight [5,2] f32 expects 5 inputs");
+    coco_tensor *b = tu_randn(92, 1.0f, 1, (int64_t)3);
+    coco_tensor *W2 = tu_randn(93, 1.0f, 2, (int64_t)4, (int64_t)2);
+    EXPECT_FAIL(coco_linear(tp, x, W2, b), "linear: bias [3] f32 must be [2]");
+    EXPECT_FAIL(coco_add(tp, x, W), "add: shapes differ: a [3,4] f32, b [5,2] f32");
+    coco_tensor *ids = tu_ids(2, (int32_t[]){1, 9});
+    EXPECT_FAIL(coco_embedding(tp, ids, W), "embedding: id 9 at flat position 1 is outside the vocabulary [0, 5)");
+    EXPECT_FAIL(coco_embedding(tp, x, W), "embedding: 'ids' must be i32");
+    coco_tensor *tg = tu_ids(3, (int32_t[]){0, 7, -100});
+    EXPECT_FAIL(coco_cross_entropy(tp, x, tg, -100), "cross_entropy: target 7 at row 1 is outside [0, 4)");
+    coco_tensor *tg2 = tu_ids(2, (int32_t[]){0, 1});
+    EXPECT_FAIL(coco_cross_entropy(tp, x, tg2, -100), "must have one entry per row");
+    coco_tensor *qkv = tu_randn(94, 1.0f, 3, (int64_t)1, (int64_t)2, (int64_t)12);
+    coco_tensor *K = coco_tensor_zeros(4, (int64_t[]){1, 2, 3, 2});
+    EXPECT_FAIL(coco_attention(tp, qkv, K, K, 2, NULL, 2, 0.0f), "attention: span [2, 4) does not fit the cache of 3 columns");
+    EXPECT_FAIL(coco_attention(tp, qkv, K, K, 0, NULL, 1, 0.0f), "attention: kcache [1,2,3,2] f32 must be [1,1,Tmax,4]");
+    EXPECT_FAIL(coco_attention(tp, qkv, K, K, 0, NULL, 3, 0.0f), "attention: n_head 3 does not divide C = 4");
+    EXPECT_FAIL(coco_layernorm(tp, x, b, NULL, 1e-5f), "layernorm: weight [3] f32 must be [4]");
+    EXPECT_FAIL(coco_dropout(tp, x, 1.0f), "dropout: p = 1 must be in [0, 1)");
+    coco_tensor *dup = tu_ids(2, (int32_t[]){1, 1});
+    coco_tensor *src = tu_randn(95, 1.0f, 2, (int64_t)2, (int64_t)4);
+    EXPECT_FAIL(coco_scatter_rows(tp, x, src, dup), "scatter_rows: row 1 appears twice");
+    coco_tensor *xs[2] = {x, W};
+    EXPECT_FAIL(coco_concat(tp, 2, xs, 1), "concat: tensor 2 is [5,2] f32, tensor 1 is [3,4] f32 (only axis 1 may differ)");
+    coco_tensor *sc = coco_sum(tp, x);
+    sc->requires_grad = 0;
+    EXPECT_FAIL(coco_backward(tp, x), "backward: loss must be a scalar, got [3,4] f32");
+    coco_set_error_handler(NULL, NULL);
+    coco_tensor *all[] = {x, W, b, W2, ids, tg, tg2, qkv, K, dup, src};
+    release_all(11, all);
+    coco_tape_free(tp);
+}
+
+int main(void) {
+    coco_runtime_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grad_embedding),
+        cmocka_unit_test(test_grad_linear),
+        cmocka_unit_test(test_grad_linear_wt),
+        cmocka_unit_test(test_grad_layernorm),
+        cmocka_unit_test(test_grad_gelu),
+        cmocka_unit_test(test_grad_add_sum_mean_scale),
+        cmocka_unit_test(test_grad_cross_entropy),
+        cmocka_unit_test(test_grad_gather_scatter),
+        cmocka_unit_test(test_grad_concat),
+        cmocka_unit_test(test_grad_sigmoid_bce),
+        cmocka_unit_test(test_grad_dropout),
+        cmocka_unit_test(test_grad_attention_prefix),
+        cmocka_unit_test(test_fwd_linear_reference),
+        cmocka_unit_test(test_fwd_layernorm_gelu_reference),
+        cmocka_unit_test(test_fwd_cross_entropy_reference),
+        cmocka_unit_test(test_fwd_attention_reference),
+        cmocka_unit_test(test_attention_chunked_equals_full),
+        cmocka_unit_test(test_grad_accumulates),
+        cmocka_unit_test(test_no_grad_records_nothing),
+        cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_bad_input_messages),
+    };
+    return cmocka_run_group_tests_name("ops", tests, NULL, NULL);
+}
