@@ -192,7 +192,9 @@ static void run_backward(coco_tape *tp) {
     }
 }
 
-void coco_backward(coco_tape *tp, coco_tensor *loss) {
+void coco_backward(coco_tape *tp, coco_tensor *loss) { coco_backward_scaled(tp, loss, 1.0f); }
+
+void coco_backward_scaled(coco_tape *tp, coco_tensor *loss, float scale) {
     coco_check_not_null(loss, "backward", "loss");
     if (loss->numel != 1) {
         char b[96];
@@ -201,7 +203,7 @@ void coco_backward(coco_tape *tp, coco_tensor *loss) {
     if (!loss->requires_grad) coco_fail("backward: loss does not require grad (no parameter reached it, or grad was disabled)");
     int fresh;
     float *g = coco_grad_acc(tp, loss, &fresh);
-    g[0] = fresh ? 1.0f : g[0] + 1.0f;
+    g[0] = fresh ? scale : g[0] + scale;
     run_backward(tp);
 }
 

@@ -31,8 +31,8 @@ static int masked_softmax_row(float *s, int64_t Tk, int64_t limit, const int32_t
             any = 1;
         }
     if (!any) {
-        /* HF eager: every allowed key scores finfo.min, so softmax is uniform
-         * over the causal window. */
+        /* Only padded keys in the causal window (a left-pad query): uniform over
+         * the window, independent of how the sequence was chunked (see ops.h). */
         float u = 1.0f / (float)(limit + 1);
         for (int64_t j = 0; j <= limit; j++) s[j] = u;
         for (int64_t j = limit + 1; j < Tk; j++) s[j] = 0.0f;

@@ -335,3 +335,67 @@ coco_tensor *coco_concat(coco_tape *tp, int n, coco_tensor *const *xs, int axis)
     PROF_END("concat", 0);
     return out;
 }
+
+/* ------------------------------------------------------------------ reshape / slice */
+
+static void reshape_bwd(coco_tape *tp, coco_node *n) {
+    acc_into(tp, n->in[0], coco_f32(n->out->grad), 1.0f);
+}
+
+coco_tensor *coco_reshape(coco_tape *tp, coco_tensor *x, int ndim, const int64_t *shape) {
+    char a[96];
+    coco_check_not_null(x, "reshape", "x");
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    if (ndim < 0 || ndim > COCO_MAX_DIMS || n != x->numel)
+        coco_fail("reshape: cannot view %s as a rank-%d shape with %lld elements", SHAPE(x, a), ndim, (long long)n);
+    coco_tensor *out = coco_tape_alloc(tp, sizeof *out);
+    memset(out, 0, sizeof *out);
+    out->dtype = x->dtype;
+    out->ndim = ndim;
+    for (int i = 0; i < ndim; i++) out->shape[i] = shape[i];
+    out->numel = n;
+    out->data = x->data; /* alias: tensors are contiguous */
+    out->kind = COCO_ARENA;
+    coco_tensor *in[1] = {x};
+    if (x->dtype == COCO_F32 && coco_tape_needs_grad(tp, 1, in)) coco_tape_record(tp, "reshape", reshape_bwd, out, 1, in);
+    return out;
+}
+
+static void slice_bwd(coco_tape *tp, coco_node *n) {
+    coco_tensor *x = n->in[0];
+    float *d = coco_grad_acc(tp, x, NULL);
+    if (!d) return;
+    int64_t outer = n->i[0], len_in = n->i[1], a = n->i[2], len = n->i[3], inner = n->i[4];
+    const float *g = coco_f32(n->out->grad);
+    for (int64_t o = 0; o < outer; o++) {
+        float *dr = d + (o * len_in + a) * inner;
+        const float *gr = g + o * len * inner;
+        for (int64_t j = 0; j < len * inner; j++) dr[j] += gr[j];
+    }
+}
+
+coco_tensor *coco_slice(coco_tape *tp, coco_tensor *x, int axis, int64_t a, int64_t b) {
+    char s[96];
+    coco_check_not_null(x, "slice", "x");
+    if (axis < 0 || axis >= x->ndim) coco_fail("slice: axis %d is outside the rank of %s", axis, SHAPE(x, s));
+    if (a < 0 || b < a || b > x->shape[axis])
+        coco_fail("slice: range [%lld, %lld) is outside axis %d of %s", (long long)a, (long long)b, axis, SHAPE(x, s));
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < axis; d++) outer *= x->shape[d];
+    for (int d = axis + 1; d < x->ndim; d++) inner *= x->shape[d];
+    int64_t shape[COCO_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[axis] = b - a;
+    coco_tensor *out = coco_tape_tensor(tp, x->dtype, x->ndim, shape);
+    int64_t len_in = x->shape[axis], len = b - a;
+    for (int64_t o = 0; o < outer; o++)
+        memcpy((char *)out->data + (size_t)(o * len * inner) * 4, (const char *)x->data + (size_t)((o * len_in + a) * inner) * 4,
+               (size_t)(len * inner) * 4);
+    coco_tensor *in[1] = {x};
+    if (x->dtype == COCO_F32 && coco_tape_needs_grad(tp, 1, in)) {
+        coco_node *n = coco_tape_record(tp, "slice", slice_bwd, out, 1, in);
+        n->i[0] = outer, n->i[1] = len_in, n->i[2] = a, n->i[3] = len, n->i[4] = inner;
+    }
+    return out;
+}

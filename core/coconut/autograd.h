@@ -75,6 +75,8 @@ float *coco_grad_acc(coco_tape *tp, coco_tensor *t, int *fresh);
 
 /* Backward from a scalar loss (seed 1) or from any output with a given grad. */
 void coco_backward(coco_tape *tp, coco_tensor *loss);
+/* Seed d(loss) = scale instead of 1 (gradient accumulation over micro-batches). */
+void coco_backward_scaled(coco_tape *tp, coco_tensor *loss, float scale);
 void coco_backward_from(coco_tape *tp, coco_tensor *out, const coco_tensor *grad_out);
 
 /* Zero the grad of a tensor (if it has one). */

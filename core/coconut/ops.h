@@ -43,12 +43,17 @@ coco_tensor *coco_mean(coco_tape *tp, coco_tensor *x);
  * rows (NaN when none count, as PyTorch). Targets outside [0, V) fail. */
 coco_tensor *coco_cross_entropy(coco_tape *tp, coco_tensor *logits, const coco_tensor *targets, int ignore_index);
 
-/* src [N, ...] (rows along axis 0 after flattening to [N, d]), idx i32 [M] -> [M, d]. */
+/* Rows are the rows of a tensor viewed as [N, d] (d = last dim).
+ * gather: src [..., d], idx i32 [M] -> [M, d] (indices may repeat).
+ * scatter: returns a copy of dst [..., d] whose rows idx[i] are replaced by the
+ * rows of src [M, d]; duplicate indices fail. Both differentiable in all f32 inputs. */
 coco_tensor *coco_gather_rows(coco_tape *tp, coco_tensor *src, const coco_tensor *idx);
-/* dst [N, d] (any shape flattened to rows of its last dim... see below), src [M, d], idx i32 [M]:
- * returns a copy of dst whose rows idx[i] are replaced by src rows i. Rows are
- * the rows of [..., d]. Duplicate indices fail. */
 coco_tensor *coco_scatter_rows(coco_tape *tp, coco_tensor *dst, coco_tensor *src, const coco_tensor *idx);
+
+/* Same data viewed with another shape of equal size (no copy; i32 allowed, no grad). */
+coco_tensor *coco_reshape(coco_tape *tp, coco_tensor *x, int ndim, const int64_t *shape);
+/* Copy of x restricted to [a, b) along `axis` (f32 differentiable; i32 allowed). */
+coco_tensor *coco_slice(coco_tape *tp, coco_tensor *x, int axis, int64_t a, int64_t b);
 
 /* Concatenate n tensors along `axis`; all other dims must agree. */
 coco_tensor *coco_concat(coco_tape *tp, int n, coco_tensor *const *xs, int axis);
@@ -61,9 +66,9 @@ coco_tensor *coco_bce(coco_tape *tp, coco_tensor *p, const coco_tensor *y);
 /* Numerically stable sigmoid + BCE on logits, mean. */
 coco_tensor *coco_bce_with_logits(coco_tape *tp, coco_tensor *logits, const coco_tensor *y);
 
-/* Inverted dropout with keep-probability 1-p; identity (returns x) when p == 0
- * or grad/training is off is the caller's choice: p == 0 -> x. Mask from the
- * tape's seed and a fresh stream. */
+/* Inverted dropout: zero with probability p, scale the rest by 1/(1-p); returns
+ * x itself when p == 0 (callers pass p = 0 in eval). Mask from the tape's seed
+ * and a fresh stream, regenerated in backward. */
 coco_tensor *coco_dropout(coco_tape *tp, coco_tensor *x, float p);
 
 /* Causal multi-head self-attention for a span appended after a KV prefix.
@@ -72,8 +77,12 @@ coco_tensor *coco_dropout(coco_tape *tp, coco_tensor *x, float p);
  *           with the span's k and v; columns [0, t0) are the prefix.
  *   mask    i32 [B, Tm] with Tm >= t0+Tn (1 attend, 0 padded key), or NULL.
  *   -> out  [B, Tn, C]: query i (column t0+i) attends to key columns j <= t0+i
- *           with mask 1, scaled by 1/sqrt(D). A query with no such key attends
- *           uniformly to columns 0..t0+i (what HF's eager GPT-2 computes).
+ *           with mask 1, scaled by 1/sqrt(D). A query with no such key (a
+ *           left-pad row) attends uniformly to columns 0..t0+i. HF's eager
+ *           attention instead mixes in the later unpadded keys of the same call,
+ *           which depends on how a sequence is split into cached chunks; such
+ *           rows never reach a loss or a real token, and this rule keeps chunked
+ *           and one-shot forwards identical.
  *   dropout_p on the attention probabilities (0 in eval).
  * Backward gives dq, and accumulates dK, dV into the caches' grads for all
  * columns < t0+Tn; the span's own columns are then moved into d(qkv), so
