@@ -1,0 +1,1016 @@
+/* prosqa.c — ProsQA: graph generator, text rendering, JSON writer and loader.
+ *
+ * ProsQA (Coconut paper, arXiv 2412.06769, Appendix A) asks whether an entity
+ * "is a" one of two concepts, given the is-a facts of a random DAG. The
+ * official files (facebookresearch/coconut data/prosqa_{train,valid,test}.json)
+ * are JSON arrays of objects with the keys, in this order:
+ *
+ *   question       every edge as a sentence, in random order, joined by " ",
+ *                  then " Is {root} a {A} or {B}?" (A/B = target/neg_target in
+ *                  random order). Entities: "Tom is a terpus."; concepts:
+ *                  "Every terpus is a brimpus." — always "a", never "an".
+ *   answer         "{root} is a {target}."
+ *   steps          one shortest root->target path, one fact sentence per edge
+ *   idx_to_symbol  node names; node i is named idx_to_symbol[i]
+ *   edges          [src, dst] pairs: the sentence "src is a dst"
+ *   root, target, neg_target   node indices
+ *
+ * and Python's json.dump layout: separators ", " and ": ", ASCII only, no
+ * trailing newline. prosqa_write_json reproduces that byte for byte (the test
+ * loads the official valid.json and writes it back identically).
+ *
+ * What the official files show (checked on all 300 valid examples):
+ *   - Node indices are creation order: every edge goes from a lower to a higher
+ *     index, edges are listed grouped by dst in ascending order, and within one
+ *     dst in the order the parents were drawn (not sorted). So a "parent" in the
+ *     paper's Algorithm 1 is the *subject* of the sentence: edge parent->child
+ *     reads "Every parent is a child", and labels flow from the seeds downward.
+ *   - Nodes 0 and 1 are the seeds; both are parentless entities, and the root is
+ *     always one of them. Every parentless node has an entity (person) name,
+ *     every other node a concept name; names are unique within a graph.
+ *   - target and neg_target are leaves (no outgoing edge). target lies only
+ *     below the root, neg_target only below the other seed, at any depth; the
+ *     target is always at the largest root distance among the root-only leaves,
+ *     and the root's deepest exclusive leaf is never shallower than the other
+ *     seed's (ties: either seed, about evenly).
+ *   - len(steps) equals the root->target BFS distance (a shortest path).
+ *
+ * Generator (Algorithm 1 plus the calibration; see prosqa_params):
+ *   1. Seeds 0 and 1 get labels 1 and 2 and depth 0.
+ *   2. Each new node i = 2..N-1 draws k ~ Poisson(lambda) parents. k = 0 makes an
+ *      entity (label 0, depth 0). Otherwise a candidate set is chosen: with
+ *      probability p_only0 the nodes with label exactly 1 (below seed 0 only),
+ *      with probability p_only1 those with label exactly 2, otherwise all
+ *      earlier nodes; k is capped at the candidate count and the parents are
+ *      drawn without replacement with weight depth*depth_scale + 1. The label is
+ *      the OR of the parents' labels; depth = 1 + the smallest parent depth
+ *      (the shortest distance from a parentless node).
+ *   3. Nodes with no edge at all (entities nobody picked) are deleted, others
+ *      keep their creation order.
+ *   4. Leaves are nodes with parents and no children. The exclusive leaves of
+ *      seed s are the leaves whose label is exactly 1<<s. If either set is
+ *      empty the graph is rejected. The root is the seed whose farthest
+ *      exclusive leaf (BFS distance) is farther (coin flip on ties); the graph
+ *      is rejected unless that distance is within [min_hops, max_hops]. The
+ *      target is a uniform pick among the root's exclusive leaves at that
+ *      distance, neg_target a uniform pick among the other seed's exclusive
+ *      leaves. More than 17 entities (there are only 17 names) rejects too.
+ *   5. Names are drawn without replacement from the 17 entity names (parentless
+ *      nodes) and the 38 concept names (the rest); steps follow a shortest path
+ *      drawn uniformly among all shortest paths; the facts are shuffled.
+ *
+ * Calibration note (why p_only1 != p_only0). With the paper's symmetric
+ * 0.35/0.35/0.30 this reproduces nodes, edges, hops and shortest-path counts,
+ * but gives 2.80 entities per graph (released data: 2.55), 2.2 nodes below
+ * both seeds (official valid: 1.3) and the root equal to seed 1 in 50% of the
+ * graphs where the released data has 65%, with 11.8 nodes below seed 1 only
+ * against 9.1 below seed 0 only. The released generator is therefore not
+ * symmetric in the seeds and mixes the two sides less often. A maximum-
+ * likelihood fit of the three candidate-set probabilities to the parent sets
+ * of the 300 official graphs, followed by a grid over the summary statistics,
+ * gives p_only0 = 0.35, p_only1 = 0.45 (all nodes 0.20); see the statistics
+ * table in datasets/README.md. The same fit prefers depth = shortest distance
+ * (log-likelihood -21383) over longest (-21691). Both knobs stay in
+ * prosqa_params, so the paper's literal reading is one assignment away.
+ *
+ * Splits: each split draws from its own stream, seeded from (seed, split);
+ * test and valid are generated before train, so their content does not depend
+ * on the train size. A graph (the set of fact sentences, i.e. the question up
+ * to sentence order) that already occurred in any split is redrawn.
+ *
+ * Errors: malformed files return -1 with coco_seterr naming the file and the
+ * line:column (JSON syntax) or the 0-based example index and the field;
+ * invalid parameters are misuse (coco_fail). Nothing here prints or exits.
+ */
+#include <errno.h>
+#include <math.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "coconut/base.h"
+#include "coconut/rng.h"
+
+/* ================================================================== API */
+
+enum { PROSQA_TRAIN, PROSQA_VALID, PROSQA_TEST, PROSQA_NSPLITS };
+
+#define PROSQA_DEFAULT_DIR "datasets/prosqa"
+#define PROSQA_DEFAULT_SEED 20241209u
+#define PROSQA_MAX_GEN_NODES 40 /* 2 seeds + at most 38 concept names */
+
+/* One example, as in the official file; owns all its memory. */
+typedef struct prosqa_example {
+    char *question, *answer;
+    char **steps;
+    int n_steps;
+    char **symbols; /* idx_to_symbol */
+    int n_nodes;
+    int (*edges)[2]; /* [src, dst]: "src is a dst" */
+    int n_edges;
+    int root, target, neg_target;
+} prosqa_example;
+
+typedef struct prosqa_set {
+    prosqa_example *ex;
+    int n, cap;
+    long n_redrawn; /* generator only: graphs redrawn because they were duplicates */
+} prosqa_set;
+
+typedef struct prosqa_params {
+    int n_nodes;        /* nodes grown before pruning (28) */
+    double lambda;      /* Poisson mean of the parent count (1.5) */
+    double p_only0;     /* P(candidates = nodes below seed 0 only, label 1) */
+    double p_only1;     /* P(candidates = nodes below seed 1 only, label 2) */
+    double depth_scale; /* parent weight = depth * depth_scale + 1 (1.5) */
+    int depth_longest;  /* 0: depth = shortest distance from a parentless node; 1: longest */
+    int min_hops, max_hops; /* accepted root->target distances (3..6) */
+} prosqa_params;
+
+/* Summary statistics over a set (graph metadata only, so they work on
+ * generated and official data alike). */
+typedef struct prosqa_stats {
+    int n;
+    double nodes_mean, nodes_sd;
+    int nodes_min, nodes_max;
+    double edges_mean, edges_sd;
+    int edges_min, edges_max;
+    int hops[8];            /* root->target BFS distance; [0] also counts unreachable, [7] >= 7 */
+    double paths_mean, paths_sd; /* number of shortest root->target paths */
+    double entities_mean, entities_sd; /* parentless nodes */
+    double root1_share;     /* fraction with root == 1 */
+    double label_mean[4];   /* nodes per graph by reachability: 0 none, 1 seed 0 only, 2 seed 1 only, 3 both */
+} prosqa_stats;
+
+const char *prosqa_split_name(int split); /* "train", "valid", "test" */
+void prosqa_params_default(prosqa_params *p);
+/* One example from the stream r (rejection sampling inside). -1 + errmsg only if
+ * the parameters reject every graph (100000 draws in a row). */
+int prosqa_generate_example(const prosqa_params *p, coco_rng *r, prosqa_example *out);
+/* All three splits in memory (counts[PROSQA_TRAIN] etc.; default 17886/300/500). */
+int prosqa_generate_splits(const prosqa_params *p, uint64_t seed, const int counts[PROSQA_NSPLITS],
+                           prosqa_set out[PROSQA_NSPLITS]);
+/* Writes dir/{train,valid,test}.json (dir created if missing; NULL = datasets/prosqa).
+ * All three go to temp files first and are renamed into place only if all succeed. */
+int prosqa_write_splits(const char *dir, const prosqa_set sets[PROSQA_NSPLITS]);
+/* prosqa_generate_splits + prosqa_write_splits; p NULL = defaults, counts NULL = official sizes. */
+int prosqa_generate_files(const char *dir, const prosqa_params *p, uint64_t seed, const int counts[PROSQA_NSPLITS]);
+int prosqa_write_json(const char *path, const prosqa_set *s);
+int prosqa_load_json(const char *path, prosqa_set *out);
+/* Self-consistency of one example; 0 ok, -1 with a reason in why. */
+int prosqa_check_example(const prosqa_example *e, char *why, size_t whylen);
+void prosqa_stats_compute(const prosqa_set *s, prosqa_stats *st);
+/* 64-bit key of the graph: hash of the sorted fact sentences. */
+uint64_t prosqa_graph_key(const prosqa_example *e);
+void prosqa_example_free(prosqa_example *e);
+void prosqa_set_free(prosqa_set *s);
+
+/* ============================================================ name lists */
+
+static const char *const prosqa_entity_names[] = {"Alex", "Bob",   "Carol", "Davis", "Eva",  "Fae",
+                                                  "Gabriel", "Jack", "Max", "Oliver", "Polly", "Rex",
+                                                  "Sally", "Sam",  "Stella", "Tom",  "Wren"};
+static const char *const prosqa_concept_names[] = {
+    "bompus",  "boompus", "brimpus", "chorpus", "dumpus",  "felpus",  "fompus",  "gerpus",
+    "gorpus",  "grimpus", "gwompus", "hilpus",  "impus",   "jelpus",  "jompus",  "kerpus",
+    "lempus",  "lorpus",  "numpus",  "quimpus", "rempus",  "rompus",  "rorpus",  "scrompus",
+    "shumpus", "sterpus", "storpus", "terpus",  "timpus",  "tumpus",  "vumpus",  "worpus",
+    "wumpus",  "yerpus",  "yimpus",  "yumpus",  "zhorpus", "zumpus"};
+#define PQ_N_ENTITY ((int)(sizeof prosqa_entity_names / sizeof *prosqa_entity_names))
+#define PQ_N_CONCEPT ((int)(sizeof prosqa_concept_names / sizeof *prosqa_concept_names))
+
+/* ============================================================ small helpers */
+
+/* Growable string. */
+typedef struct pq_buf {
+    char *s;
+    size_t len, cap;
+} pq_buf;
+
+static void pq_buf_add(pq_buf *b, const char *s, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1) cap *= 2;
+        b->s = coco_realloc(b->s, cap, "prosqa string");
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = 0;
+}
+
+static void pq_buf_str(pq_buf *b, const char *s) { pq_buf_add(b, s, strlen(s)); }
+
+/* Fact sentence for an edge: "Every X is a Y." when X has parents, else "X is a Y." */
+static void pq_fact(pq_buf *b, const char *src, const char *dst, int src_is_concept) {
+    if (src_is_concept) pq_buf_str(b, "Every ");
+    pq_buf_str(b, src);
+    pq_buf_str(b, " is a ");
+    pq_buf_str(b, dst);
+    pq_buf_str(b, ".");
+}
+
+/* Adjacency of an example (CSR, children and parents in edge order); works for
+ * any node count, unlike the fixed-size arrays of the generator. */
+typedef struct pq_adj {
+    int n;
+    int *ch_off, *ch, *par_off, *par;
+} pq_adj;
+
+static void pq_adj_build(pq_adj *a, int n, int (*edges)[2], int m) {
+    a->n = n;
+    a->ch_off = coco_calloc((size_t)n + 1, sizeof(int), "prosqa adjacency");
+    a->par_off = coco_calloc((size_t)n + 1, sizeof(int), "prosqa adjacency");
+    a->ch = coco_malloc(sizeof(int) * (size_t)(m ? m : 1), "prosqa adjacency");
+    a->par = coco_malloc(sizeof(int) * (size_t)(m ? m : 1), "prosqa adjacency");
+    for (int e = 0; e < m; e++) a->ch_off[edges[e][0] + 1]++, a->par_off[edges[e][1] + 1]++;
+    for (int i = 0; i < n; i++) a->ch_off[i + 1] += a->ch_off[i], a->par_off[i + 1] += a->par_off[i];
+    int *cf = coco_calloc((size_t)n + 1, sizeof(int), "prosqa adjacency");
+    int *pf = coco_calloc((size_t)n + 1, sizeof(int), "prosqa adjacency");
+    for (int e = 0; e < m; e++) {
+        int s = edges[e][0], d = edges[e][1];
+        a->ch[a->ch_off[s] + cf[s]++] = d;
+        a->par[a->par_off[d] + pf[d]++] = s;
+    }
+    free(cf);
+    free(pf);
+}
+
+static void pq_adj_free(pq_adj *a) {
+    free(a->ch_off), free(a->ch), free(a->par_off), free(a->par);
+    memset(a, 0, sizeof *a);
+}
+
+static int pq_npar(const pq_adj *a, int v) { return a->par_off[v + 1] - a->par_off[v]; }
+static int pq_nch(const pq_adj *a, int v) { return a->ch_off[v + 1] - a->ch_off[v]; }
+
+/* BFS from s along edges: dist (-1 unreachable) and, if cnt, the number of
+ * shortest paths (double: exact up to 2^53, far beyond these graphs). */
+static void pq_bfs(const pq_adj *a, int s, int *dist, double *cnt, int *queue) {
+    for (int i = 0; i < a->n; i++) dist[i] = -1;
+    if (cnt)
+        for (int i = 0; i < a->n; i++) cnt[i] = 0;
+    int qh = 0, qt = 0;
+    dist[s] = 0;
+    if (cnt) cnt[s] = 1;
+    queue[qt++] = s;
+    while (qh < qt) {
+        int u = queue[qh++];
+        for (int k = a->ch_off[u]; k < a->ch_off[u + 1]; k++) {
+            int v = a->ch[k];
+            if (dist[v] < 0) dist[v] = dist[u] + 1, queue[qt++] = v;
+            if (cnt && dist[v] == dist[u] + 1) cnt[v] += cnt[u];
+        }
+    }
+}
+
+/* ============================================================ example memory */
+
+void prosqa_example_free(prosqa_example *e) {
+    if (!e) return;
+    free(e->question);
+    free(e->answer);
+    for (int i = 0; i < e->n_steps; i++) free(e->steps[i]);
+    free(e->steps);
+    for (int i = 0; i < e->n_nodes; i++) free(e->symbols[i]);
+    free(e->symbols);
+    free(e->edges);
+    memset(e, 0, sizeof *e);
+}
+
+void prosqa_set_free(prosqa_set *s) {
+    if (!s) return;
+    for (int i = 0; i < s->n; i++) prosqa_example_free(&s->ex[i]);
+    free(s->ex);
+    memset(s, 0, sizeof *s);
+}
+
+/* Appends (moves) e into s. */
+static void pq_set_push(prosqa_set *s, prosqa_example *e) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        s->ex = coco_realloc(s->ex, sizeof *s->ex * (size_t)s->cap, "prosqa set");
+    }
+    s->ex[s->n++] = *e;
+    memset(e, 0, sizeof *e);
+}
+
+const char *prosqa_split_name(int split) {
+    static const char *const names[PROSQA_NSPLITS] = {"train", "valid", "test"};
+    if (split < 0 || split >= PROSQA_NSPLITS) coco_fail("prosqa: split %d is not 0 (train), 1 (valid) or 2 (test)", split);
+    return names[split];
+}
+
+/* ============================================================ generator */
+
+void prosqa_params_default(prosqa_params *p) {
+    p->n_nodes = 28;
+    p->lambda = 1.5;
+    p->p_only0 = 0.35;
+    p->p_only1 = 0.45;
+    p->depth_scale = 1.5;
+    p->depth_longest = 0;
+    p->min_hops = 3;
+    p->max_hops = 6;
+}
+
+static void pq_check_params(const prosqa_params *p) {
+    if (p->n_nodes < 4 || p->n_nodes > PROSQA_MAX_GEN_NODES)
+        coco_fail("prosqa: n_nodes %d is outside 4..%d", p->n_nodes, PROSQA_MAX_GEN_NODES);
+    if (!(p->lambda > 0 && p->lambda < 20)) coco_fail("prosqa: lambda %g is outside (0, 20)", p->lambda);
+    if (!(p->p_only0 >= 0 && p->p_only1 >= 0 && p->p_only0 + p->p_only1 <= 1))
+        coco_fail("prosqa: p_only0 %g and p_only1 %g must be >= 0 with a sum <= 1", p->p_only0, p->p_only1);
+    if (!(p->depth_scale >= 0)) coco_fail("prosqa: depth_scale %g is negative", p->depth_scale);
+    if (p->min_hops < 1 || p->max_hops < p->min_hops)
+        coco_fail("prosqa: hop range [%d, %d] is empty or below 1", p->min_hops, p->max_hops);
+}
+
+#define PQ_MAXN PROSQA_MAX_GEN_NODES
+
+/* The grown graph. par[i] lists parents in draw order (that is the order of the
+ * official edge list within one dst). */
+typedef struct pq_graph {
+    int n;
+    int label[PQ_MAXN], depth[PQ_MAXN], npar[PQ_MAXN], nch[PQ_MAXN];
+    int par[PQ_MAXN][PQ_MAXN];
+} pq_graph;
+
+static void pq_grow(const prosqa_params *p, coco_rng *r, pq_graph *g) {
+    int N = p->n_nodes;
+    g->n = N;
+    memset(g->npar, 0, sizeof g->npar);
+    memset(g->nch, 0, sizeof g->nch);
+    g->label[0] = 1, g->label[1] = 2;
+    g->depth[0] = g->depth[1] = 0;
+    for (int i = 2; i < N; i++) {
+        int k = coco_rng_poisson(r, p->lambda);
+        g->label[i] = 0, g->depth[i] = 0;
+        if (k == 0) continue; /* an entity; deleted later if nobody picks it */
+        double u = coco_rng_uniform(r);
+        int want = u < p->p_only0 ? 1 : u < p->p_only0 + p->p_only1 ? 2 : 0; /* 0: every node */
+        int cand[PQ_MAXN], nc = 0;
+        for (int j = 0; j < i; j++)
+            if (!want || g->label[j] == want) cand[nc++] = j;
+        if (k > nc) k = nc;
+        int dmin = 1 << 30, dmax = 0, lab = 0;
+        for (int t = 0; t < k; t++) {
+            double tot = 0;
+            for (int c = 0; c < nc; c++) tot += g->depth[cand[c]] * p->depth_scale + 1;
+            double x = coco_rng_uniform(r) * tot;
+            int c = 0;
+            for (; c < nc - 1; c++) {
+                x -= g->depth[cand[c]] * p->depth_scale + 1;
+                if (x < 0) break;
+            }
+            int j = cand[c];
+            memmove(cand + c, cand + c + 1, sizeof(int) * (size_t)(nc - c - 1));
+            nc--;
+            g->par[i][g->npar[i]++] = j;
+            g->nch[j]++;
+            lab |= g->label[j];
+            if (g->depth[j] < dmin) dmin = g->depth[j];
+            if (g->depth[j] > dmax) dmax = g->depth[j];
+        }
+        g->label[i] = lab;
+        g->depth[i] = 1 + (p->depth_longest ? dmax : dmin);
+    }
+}
+
+/* Fisher-Yates prefix: the first k entries of idx become a uniform k-subset in random order. */
+static void pq_shuffle(coco_rng *r, int *idx, int n, int k) {
+    for (int i = 0; i < k && i < n; i++) {
+        int j = i + (int)coco_rng_below(r, (uint64_t)(n - i));
+        int t = idx[i];
+        idx[i] = idx[j], idx[j] = t;
+    }
+}
+
+/* One attempt: 1 accepted (out filled), 0 rejected. */
+static int pq_try(const prosqa_params *p, coco_rng *r, prosqa_example *out) {
+    pq_graph g;
+    pq_grow(p, r, &g);
+
+    /* Prune nodes without any edge, keep creation order. */
+    int map[PQ_MAXN], n = 0;
+    for (int i = 0; i < g.n; i++) map[i] = (i < 2 || g.npar[i] || g.nch[i]) ? n++ : -1;
+    int m = 0;
+    for (int i = 0; i < g.n; i++) m += g.npar[i];
+    int(*edges)[2] = coco_malloc(sizeof *edges * (size_t)(m ? m : 1), "prosqa edges");
+    int label[PQ_MAXN];
+    m = 0;
+    for (int i = 0; i < g.n; i++) {
+        if (map[i] < 0) continue;
+        label[map[i]] = g.label[i];
+        for (int t = 0; t < g.npar[i]; t++) edges[m][0] = map[g.par[i][t]], edges[m][1] = map[i], m++;
+    }
+    pq_adj a;
+    pq_adj_build(&a, n, edges, m);
+
+    int dist[2][PQ_MAXN], queue[PQ_MAXN];
+    double cnt[PQ_MAXN];
+    pq_bfs(&a, 0, dist[0], NULL, queue);
+    pq_bfs(&a, 1, dist[1], NULL, queue);
+    int far[2] = {-1, -1}, n_ent = 0;
+    for (int v = 0; v < n; v++) {
+        if (!pq_npar(&a, v)) n_ent++;
+        if (!pq_npar(&a, v) || pq_nch(&a, v)) continue;
+        for (int s = 0; s < 2; s++)
+            if (label[v] == 1 << s && dist[s][v] > far[s]) far[s] = dist[s][v];
+    }
+    int ok = far[0] > 0 && far[1] > 0 && n_ent <= PQ_N_ENTITY && n - n_ent <= PQ_N_CONCEPT;
+    int root = 0;
+    if (ok) {
+        root = far[0] > far[1] ? 0 : far[1] > far[0] ? 1 : (int)coco_rng_below(r, 2);
+        ok = far[root] >= p->min_hops && far[root] <= p->max_hops;
+    }
+    if (!ok) {
+        free(edges);
+        pq_adj_free(&a);
+        return 0;
+    }
+    int other = 1 - root, pick[PQ_MAXN], np = 0, target, neg;
+    for (int v = 0; v < n; v++)
+        if (pq_npar(&a, v) && !pq_nch(&a, v) && label[v] == 1 << root && dist[root][v] == far[root]) pick[np++] = v;
+    target = pick[coco_rng_below(r, (uint64_t)np)];
+    np = 0;
+    for (int v = 0; v < n; v++)
+        if (pq_npar(&a, v) && !pq_nch(&a, v) && label[v] == 1 << other) pick[np++] = v;
+    neg = pick[coco_rng_below(r, (uint64_t)np)];
+
+    /* Names: a random ordered subset of each list, handed out in index order. */
+    int ent[PQ_N_ENTITY], con[PQ_N_CONCEPT], ne = 0, nk = 0;
+    for (int i = 0; i < PQ_N_ENTITY; i++) ent[i] = i;
+    for (int i = 0; i < PQ_N_CONCEPT; i++) con[i] = i;
+    pq_shuffle(r, ent, PQ_N_ENTITY, n_ent);
+    pq_shuffle(r, con, PQ_N_CONCEPT, n - n_ent);
+    prosqa_example *e = out;
+    memset(e, 0, sizeof *e);
+    e->n_nodes = n;
+    e->symbols = coco_malloc(sizeof(char *) * (size_t)n, "prosqa symbols");
+    for (int v = 0; v < n; v++)
+        e->symbols[v] = coco_strdup(pq_npar(&a, v) ? prosqa_concept_names[con[nk++]] : prosqa_entity_names[ent[ne++]]);
+    e->edges = edges;
+    e->n_edges = m;
+    e->root = root, e->target = target, e->neg_target = neg;
+
+    /* Steps: a uniform shortest path, walked back from the target choosing each
+     * predecessor with probability (paths into it) / (paths into the current node). */
+    pq_bfs(&a, root, dist[0], cnt, queue);
+    int path[PQ_MAXN], len = dist[0][target];
+    path[len] = target;
+    for (int k = len; k > 0; k--) {
+        int v = path[k], u = -1;
+        double x = coco_rng_uniform(r) * cnt[v];
+        for (int t = a.par_off[v]; t < a.par_off[v + 1]; t++) {
+            int w = a.par[t];
+            if (dist[0][w] != k - 1) continue;
+            u = w;
+            x -= cnt[w];
+            if (x < 0) break;
+        }
+        path[k - 1] = u;
+    }
+    e->n_steps = len;
+    e->steps = coco_malloc(sizeof(char *) * (size_t)len, "prosqa steps");
+    for (int k = 0; k < len; k++) {
+        pq_buf b = {0};
+        pq_fact(&b, e->symbols[path[k]], e->symbols[path[k + 1]], pq_npar(&a, path[k]) > 0);
+        e->steps[k] = b.s;
+    }
+
+    /* Question: the facts in random order, then the query with the two options shuffled. */
+    int order[PQ_MAXN * PQ_MAXN];
+    for (int i = 0; i < m; i++) order[i] = i;
+    pq_shuffle(r, order, m, m);
+    pq_buf q = {0};
+    for (int i = 0; i < m; i++) {
+        int s = edges[order[i]][0], d = edges[order[i]][1];
+        if (i) pq_buf_str(&q, " ");
+        pq_fact(&q, e->symbols[s], e->symbols[d], pq_npar(&a, s) > 0);
+    }
+    int swap = (int)coco_rng_below(r, 2);
+    pq_buf_str(&q, " Is ");
+    pq_buf_str(&q, e->symbols[root]);
+    pq_buf_str(&q, " a ");
+    pq_buf_str(&q, e->symbols[swap ? neg : target]);
+    pq_buf_str(&q, " or ");
+    pq_buf_str(&q, e->symbols[swap ? target : neg]);
+    pq_buf_str(&q, "?");
+    e->question = q.s;
+    pq_buf ans = {0};
+    pq_buf_str(&ans, e->symbols[root]);
+    pq_buf_str(&ans, " is a ");
+    pq_buf_str(&ans, e->symbols[target]);
+    pq_buf_str(&ans, ".");
+    e->answer = ans.s;
+    pq_adj_free(&a);
+    return 1;
+}
+
+int prosqa_generate_example(const prosqa_params *p, coco_rng *r, prosqa_example *out) {
+    pq_check_params(p);
+    /* With the defaults 93% of the draws are accepted; 100000 rejections in a
+     * row only happen with parameters that cannot produce a valid graph. */
+    for (int attempt = 0; attempt < 100000; attempt++)
+        if (pq_try(p, r, out)) return 0;
+    return coco_seterr("prosqa: no acceptable graph in 100000 draws (n_nodes %d, lambda %g, hops %d..%d)", p->n_nodes,
+                       p->lambda, p->min_hops, p->max_hops);
+}
+
+/* ------------------------------------------------------------ dedupe */
+
+static int pq_strcmp_p(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+uint64_t prosqa_graph_key(const prosqa_example *e) {
+    pq_adj a;
+    pq_adj_build(&a, e->n_nodes, e->edges, e->n_edges);
+    char **facts = coco_malloc(sizeof(char *) * (size_t)(e->n_edges ? e->n_edges : 1), "prosqa key");
+    for (int i = 0; i < e->n_edges; i++) {
+        pq_buf b = {0};
+        int s = e->edges[i][0];
+        pq_fact(&b, e->symbols[s], e->symbols[e->edges[i][1]], pq_npar(&a, s) > 0);
+        facts[i] = b.s;
+    }
+    qsort(facts, (size_t)e->n_edges, sizeof *facts, pq_strcmp_p);
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a over the sorted facts, '\n'-separated */
+    for (int i = 0; i < e->n_edges; i++) {
+        for (const unsigned char *c = (const unsigned char *)facts[i]; *c; c++) h = (h ^ *c) * 0x100000001b3ULL;
+        h = (h ^ '\n') * 0x100000001b3ULL;
+        free(facts[i]);
+    }
+    free(facts);
+    pq_adj_free(&a);
+    return h ? h : 1; /* 0 marks an empty slot below */
+}
+
+/* Open-addressing set of 64-bit keys. A false match (two graphs with the same
+ * 64-bit hash, ~1e-11 for 2e4 graphs) only causes a harmless redraw. */
+typedef struct pq_keyset {
+    uint64_t *slot;
+    size_t cap, n;
+} pq_keyset;
+
+static int pq_keyset_insert(pq_keyset *k, uint64_t key) { /* 1 inserted, 0 present */
+    if (2 * (k->n + 1) > k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 1024;
+        uint64_t *slot = coco_calloc(cap, sizeof *slot, "prosqa key set");
+        for (size_t i = 0; i < k->cap; i++)
+            if (k->slot[i]) {
+                size_t j = k->slot[i] & (cap - 1);
+                while (slot[j]) j = (j + 1) & (cap - 1);
+                slot[j] = k->slot[i];
+            }
+        free(k->slot);
+        k->slot = slot, k->cap = cap;
+    }
+    size_t j = key & (k->cap - 1);
+    while (k->slot[j]) {
+        if (k->slot[j] == key) return 0;
+        j = (j + 1) & (k->cap - 1);
+    }
+    k->slot[j] = key;
+    k->n++;
+    return 1;
+}
+
+/* The stream of one split: a pure function of (seed, split). */
+static void pq_split_rng(coco_rng *r, uint64_t seed, int split) {
+    coco_rng_seed(r, coco_mix64(seed ^ coco_mix64(0x50524f53514100ULL + (uint64_t)split)));
+}
+
+/* Appends n examples drawn from r whose graphs are not in keys yet (adding them). */
+static int pq_generate_into(const prosqa_params *p, coco_rng *r, int n, pq_keyset *keys, prosqa_set *out) {
+    for (int have = 0; have < n;) {
+        prosqa_example e;
+        if (prosqa_generate_example(p, r, &e) != 0) return -1;
+        if (pq_keyset_insert(keys, prosqa_graph_key(&e))) {
+            pq_set_push(out, &e);
+            have++;
+        } else {
+            prosqa_example_free(&e);
+            out->n_redrawn++;
+        }
+    }
+    return 0;
+}
+
+int prosqa_generate_splits(const prosqa_params *p, uint64_t seed, const int counts[PROSQA_NSPLITS],
+                           prosqa_set out[PROSQA_NSPLITS]) {
+    pq_check_params(p);
+    for (int s = 0; s < PROSQA_NSPLITS; s++)
+        if (counts[s] < 0) coco_fail("prosqa: negative example count %d for split %s", counts[s], prosqa_split_name(s));
+    memset(out, 0, sizeof *out * PROSQA_NSPLITS);
+    pq_keyset keys = {0};
+    /* test, valid, then train: the evaluation splits do not depend on the train size. */
+    static const int order[PROSQA_NSPLITS] = {PROSQA_TEST, PROSQA_VALID, PROSQA_TRAIN};
+    for (int o = 0; o < PROSQA_NSPLITS; o++) {
+        int s = order[o];
+        coco_rng r;
+        pq_split_rng(&r, seed, s);
+        if (pq_generate_into(p, &r, counts[s], &keys, &out[s]) != 0) goto fail;
+    }
+    free(keys.slot);
+    return 0;
+fail:
+    free(keys.slot);
+    for (int s = 0; s < PROSQA_NSPLITS; s++) prosqa_set_free(&out[s]);
+    return -1;
+}
+
+/* ============================================================ JSON writer */
+
+static json_t *pq_example_json(const prosqa_example *e) {
+    json_t *o = json_object(), *steps = json_array(), *sym = json_array(), *edges = json_array();
+    for (int i = 0; i < e->n_steps; i++) json_array_append_new(steps, json_string(e->steps[i]));
+    for (int i = 0; i < e->n_nodes; i++) json_array_append_new(sym, json_string(e->symbols[i]));
+    for (int i = 0; i < e->n_edges; i++)
+        json_array_append_new(edges, json_pack("[ii]", e->edges[i][0], e->edges[i][1]));
+    /* Key order of the official files (jansson keeps insertion order). */
+    json_object_set_new(o, "question", json_string(e->question));
+    json_object_set_new(o, "answer", json_string(e->answer));
+    json_object_set_new(o, "steps", steps);
+    json_object_set_new(o, "idx_to_symbol", sym);
+    json_object_set_new(o, "edges", edges);
+    json_object_set_new(o, "root", json_integer(e->root));
+    json_object_set_new(o, "target", json_integer(e->target));
+    json_object_set_new(o, "neg_target", json_integer(e->neg_target));
+    return o;
+}
+
+/* Streams the array one example at a time: without JSON_COMPACT or an indent,
+ * jansson separates with ", " and ": " exactly like Python's json.dump. */
+static int pq_write_fp(FILE *fp, const prosqa_set *s) {
+    if (fputc('[', fp) == EOF) return -1;
+    for (int i = 0; i < s->n; i++) {
+        if (i && fputs(", ", fp) == EOF) return -1;
+        const prosqa_example *e = &s->ex[i];
+        if (!e->question || !e->answer || (e->n_steps && !e->steps) || (e->n_nodes && !e->symbols))
+            coco_fail("prosqa_write_json: example %d is incomplete", i);
+        json_t *o = pq_example_json(e);
+        int rc = json_dumpf(o, fp, JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+        json_decref(o);
+        if (rc != 0) return -1;
+    }
+    if (fputc(']', fp) == EOF) return -1;
+    return 0;
+}
+
+int prosqa_write_json(const char *path, const prosqa_set *s) {
+    coco_atomic_file af;
+    FILE *fp = coco_atomic_open(&af, path);
+    if (!fp) return -1;
+    if (pq_write_fp(fp, s) != 0) {
+        int err = errno;
+        coco_atomic_abort(&af);
+        return coco_seterr("%s: write failed: %s", path, strerror(err));
+    }
+    return coco_atomic_commit(&af);
+}
+
+/* mkdir -p */
+static int pq_mkdirs(const char *dir) {
+    char *p = coco_strdup(dir);
+    for (char *c = p + 1;; c++) {
+        if (*c != '/' && *c) continue;
+        char keep = *c;
+        *c = 0;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            int err = errno;
+            coco_seterr("%s: cannot create directory: %s", p, strerror(err));
+            free(p);
+            return -1;
+        }
+        *c = keep;
+        if (!keep) break;
+    }
+    free(p);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return coco_seterr("%s: not a directory", dir);
+    return 0;
+}
+
+int prosqa_write_splits(const char *dir, const prosqa_set sets[PROSQA_NSPLITS]) {
+    if (!dir) dir = PROSQA_DEFAULT_DIR;
+    if (!*dir) coco_fail("prosqa_write_splits: empty directory name");
+    if (pq_mkdirs(dir) != 0) return -1;
+    coco_atomic_file af[PROSQA_NSPLITS];
+    int opened = 0, rc = 0;
+    for (; opened < PROSQA_NSPLITS; opened++) {
+        size_t n = strlen(dir) + 32;
+        char *path = coco_malloc(n, "prosqa path");
+        snprintf(path, n, "%s/%s.json", dir, prosqa_split_name(opened));
+        FILE *fp = coco_atomic_open(&af[opened], path);
+        if (fp && pq_write_fp(fp, &sets[opened]) != 0) {
+            coco_seterr("%s: write failed: %s", path, strerror(errno));
+            coco_atomic_abort(&af[opened]);
+            fp = NULL;
+        }
+        free(path);
+        if (!fp) {
+            rc = -1;
+            break;
+        }
+    }
+    if (rc) { /* nothing renamed yet: remove every temp file */
+        for (int s = 0; s < opened; s++) coco_atomic_abort(&af[s]);
+        return -1;
+    }
+    for (int s = 0; s < PROSQA_NSPLITS; s++)
+        if (coco_atomic_commit(&af[s]) != 0) {
+            for (int t = s + 1; t < PROSQA_NSPLITS; t++) coco_atomic_abort(&af[t]);
+            return -1;
+        }
+    return 0;
+}
+
+int prosqa_generate_files(const char *dir, const prosqa_params *p, uint64_t seed, const int counts[PROSQA_NSPLITS]) {
+    static const int official[PROSQA_NSPLITS] = {17886, 300, 500};
+    prosqa_params def;
+    if (!p) prosqa_params_default(&def), p = &def;
+    prosqa_set sets[PROSQA_NSPLITS];
+    if (prosqa_generate_splits(p, seed, counts ? counts : official, sets) != 0) return -1;
+    int rc = prosqa_write_splits(dir, sets);
+    for (int s = 0; s < PROSQA_NSPLITS; s++) prosqa_set_free(&sets[s]);
+    return rc;
+}
+
+/* ============================================================ JSON loader */
+
+/* Field accessors: -1 with "file: example i: field 'f' ..." on a wrong shape. */
+static int pq_get_string(const char *file, int i, json_t *o, const char *f, char **out) {
+    json_t *v = json_object_get(o, f);
+    if (!v) return coco_seterr("%s: example %d: field '%s' is missing", file, i, f);
+    if (!json_is_string(v)) return coco_seterr("%s: example %d: field '%s' is not a string", file, i, f);
+    *out = coco_strdup(json_string_value(v));
+    return 0;
+}
+
+static int pq_get_strings(const char *file, int i, json_t *o, const char *f, char ***out, int *n) {
+    json_t *v = json_object_get(o, f);
+    if (!v) return coco_seterr("%s: example %d: field '%s' is missing", file, i, f);
+    int bad = !json_is_array(v);
+    for (size_t k = 0; !bad && k < json_array_size(v); k++) bad = !json_is_string(json_array_get(v, k));
+    if (bad) return coco_seterr("%s: example %d: field '%s' is not an array of strings", file, i, f);
+    *n = (int)json_array_size(v);
+    *out = coco_malloc(sizeof(char *) * (size_t)(*n ? *n : 1), "prosqa strings");
+    for (int k = 0; k < *n; k++) (*out)[k] = coco_strdup(json_string_value(json_array_get(v, (size_t)k)));
+    return 0;
+}
+
+static int pq_get_index(const char *file, int i, json_t *o, const char *f, int n_nodes, int *out) {
+    json_t *v = json_object_get(o, f);
+    if (!v) return coco_seterr("%s: example %d: field '%s' is missing", file, i, f);
+    if (!json_is_integer(v)) return coco_seterr("%s: example %d: field '%s' is not an integer", file, i, f);
+    json_int_t x = json_integer_value(v);
+    if (x < 0 || x >= n_nodes)
+        return coco_seterr("%s: example %d: field '%s' = %lld is not a node index (idx_to_symbol has %d entries)", file,
+                           i, f, (long long)x, n_nodes);
+    *out = (int)x;
+    return 0;
+}
+
+static int pq_load_example(const char *file, int i, json_t *o, prosqa_example *e) {
+    memset(e, 0, sizeof *e);
+    if (!json_is_object(o)) return coco_seterr("%s: example %d is not a JSON object", file, i);
+    if (pq_get_string(file, i, o, "question", &e->question) || pq_get_string(file, i, o, "answer", &e->answer) ||
+        pq_get_strings(file, i, o, "steps", &e->steps, &e->n_steps) ||
+        pq_get_strings(file, i, o, "idx_to_symbol", &e->symbols, &e->n_nodes))
+        return -1;
+    json_t *v = json_object_get(o, "edges");
+    if (!v) return coco_seterr("%s: example %d: field 'edges' is missing", file, i);
+    if (!json_is_array(v)) return coco_seterr("%s: example %d: field 'edges' is not an array of [int, int] pairs", file, i);
+    e->n_edges = (int)json_array_size(v);
+    e->edges = coco_malloc(sizeof *e->edges * (size_t)(e->n_edges ? e->n_edges : 1), "prosqa edges");
+    for (int k = 0; k < e->n_edges; k++) {
+        json_t *pr = json_array_get(v, (size_t)k);
+        if (!json_is_array(pr) || json_array_size(pr) != 2 || !json_is_integer(json_array_get(pr, 0)) ||
+            !json_is_integer(json_array_get(pr, 1)))
+            return coco_seterr("%s: example %d: field 'edges' entry %d is not an [int, int] pair", file, i, k);
+        for (int c = 0; c < 2; c++) {
+            json_int_t x = json_integer_value(json_array_get(pr, (size_t)c));
+            if (x < 0 || x >= e->n_nodes)
+                return coco_seterr("%s: example %d: field 'edges' entry %d refers to node %lld, but idx_to_symbol has %d "
+                                   "entries",
+                                   file, i, k, (long long)x, e->n_nodes);
+            e->edges[k][c] = (int)x;
+        }
+    }
+    if (pq_get_index(file, i, o, "root", e->n_nodes, &e->root) ||
+        pq_get_index(file, i, o, "target", e->n_nodes, &e->target) ||
+        pq_get_index(file, i, o, "neg_target", e->n_nodes, &e->neg_target))
+        return -1;
+    return 0;
+}
+
+int prosqa_load_json(const char *path, prosqa_set *out) {
+    memset(out, 0, sizeof *out);
+    json_error_t err;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+    if (!root) {
+        if (err.line > 0) return coco_seterr("%s:%d:%d: %s", path, err.line, err.column, err.text);
+        return coco_seterr("%s: %s", path, err.text);
+    }
+    if (!json_is_array(root)) {
+        json_decref(root);
+        return coco_seterr("%s: the top level is not a JSON array of examples", path);
+    }
+    size_t n = json_array_size(root);
+    for (size_t i = 0; i < n; i++) {
+        prosqa_example e;
+        if (pq_load_example(path, (int)i, json_array_get(root, i), &e) != 0) {
+            prosqa_example_free(&e);
+            prosqa_set_free(out);
+            json_decref(root);
+            return -1;
+        }
+        pq_set_push(out, &e);
+    }
+    json_decref(root);
+    return 0;
+}
+
+/* ============================================================ consistency */
+
+static int pq_find_symbol(const prosqa_example *e, const char *s, size_t len) {
+    for (int i = 0; i < e->n_nodes; i++)
+        if (strlen(e->symbols[i]) == len && memcmp(e->symbols[i], s, len) == 0) return i;
+    return -1;
+}
+
+static int pq_is_name(const char *const *list, int n, const char *s) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(list[i], s)) return 1;
+    return 0;
+}
+
+/* Parses a fact "Every X is a Y." / "X is a Y." of length len (ending in '.').
+ * Returns the edge index in e (first unused one if used != NULL), or -1. */
+static int pq_parse_fact(const prosqa_example *e, const pq_adj *a, const char *s, size_t len, const char *used) {
+    if (len < 2 || s[len - 1] != '.') return -1;
+    int every = len > 6 && !memcmp(s, "Every ", 6);
+    const char *x = s + (every ? 6 : 0), *end = s + len - 1;
+    const char *mid = NULL;
+    for (const char *c = x; c + 6 <= end; c++)
+        if (!memcmp(c, " is a ", 6)) {
+            mid = c;
+            break;
+        }
+    if (!mid) return -1;
+    int src = pq_find_symbol(e, x, (size_t)(mid - x)), dst = pq_find_symbol(e, mid + 6, (size_t)(end - mid - 6));
+    if (src < 0 || dst < 0 || every != (pq_npar(a, src) > 0)) return -1;
+    for (int k = 0; k < e->n_edges; k++)
+        if (e->edges[k][0] == src && e->edges[k][1] == dst && (!used || !used[k])) return k;
+    return -1;
+}
+
+#define PQ_WHY(...) (snprintf(why, whylen, __VA_ARGS__), rc = -1, (void)0)
+
+int prosqa_check_example(const prosqa_example *e, char *why, size_t whylen) {
+    int rc = 0, n = e->n_nodes;
+    if (n < 2) {
+        snprintf(why, whylen, "fewer than 2 nodes");
+        return -1;
+    }
+    pq_adj a;
+    pq_adj_build(&a, n, e->edges, e->n_edges);
+    int *dist = coco_malloc(sizeof(int) * (size_t)n * 2, "prosqa check");
+    int *queue = dist + n;
+    double *cnt = coco_malloc(sizeof(double) * (size_t)n, "prosqa check");
+    char *used = coco_calloc((size_t)(e->n_edges ? e->n_edges : 1), 1, "prosqa check");
+    pq_buf b = {0};
+
+    /* Names: unique; entity names exactly on parentless nodes. */
+    for (int i = 0; i < n && !rc; i++) {
+        for (int j = 0; j < i && !rc; j++)
+            if (!strcmp(e->symbols[i], e->symbols[j])) PQ_WHY("name '%s' used by nodes %d and %d", e->symbols[i], j, i);
+        int ent = pq_is_name(prosqa_entity_names, PQ_N_ENTITY, e->symbols[i]);
+        int con = pq_is_name(prosqa_concept_names, PQ_N_CONCEPT, e->symbols[i]);
+        if (rc) break;
+        if (pq_npar(&a, i) == 0 && !ent) PQ_WHY("parentless node %d '%s' has no entity name", i, e->symbols[i]);
+        else if (pq_npar(&a, i) > 0 && !con) PQ_WHY("node %d '%s' has parents but no concept name", i, e->symbols[i]);
+    }
+    for (int k = 0; k < e->n_edges && !rc; k++)
+        if (e->edges[k][0] == e->edges[k][1]) PQ_WHY("edge %d is a self loop", k);
+
+    /* Reachability. */
+    if (!rc) {
+        pq_bfs(&a, e->root, dist, cnt, queue);
+        if (dist[e->target] < 1) PQ_WHY("target %d is not reachable from root %d", e->target, e->root);
+        else if (dist[e->neg_target] >= 0) PQ_WHY("neg_target %d is reachable from root %d", e->neg_target, e->root);
+    }
+    /* Steps: facts of edges forming a shortest path root -> target. */
+    if (!rc && e->n_steps != dist[e->target])
+        PQ_WHY("%d steps, but the shortest root->target path has %d edges", e->n_steps, dist[e->target]);
+    for (int k = 0, at = e->root; k < e->n_steps && !rc; k++) {
+        int ed = pq_parse_fact(e, &a, e->steps[k], strlen(e->steps[k]), NULL);
+        if (ed < 0) PQ_WHY("step %d '%s' is not the sentence of an edge", k, e->steps[k]);
+        else if (e->edges[ed][0] != at) PQ_WHY("step %d '%s' does not continue from node %d", k, e->steps[k], at);
+        else at = e->edges[ed][1];
+        if (!rc && k == e->n_steps - 1 && at != e->target) PQ_WHY("the steps end at node %d, not the target", at);
+    }
+    /* Answer. */
+    if (!rc) {
+        pq_buf_str(&b, e->symbols[e->root]);
+        pq_buf_str(&b, " is a ");
+        pq_buf_str(&b, e->symbols[e->target]);
+        pq_buf_str(&b, ".");
+        if (strcmp(b.s, e->answer)) PQ_WHY("answer '%s' is not '%s'", e->answer, b.s);
+    }
+    /* Question: each edge exactly once as a fact, then the query. */
+    if (!rc) {
+        const char *q = e->question, *c = q;
+        int facts = 0;
+        while (!rc && strncmp(c, "Is ", 3) != 0) {
+            const char *dot = strchr(c, '.');
+            if (!dot) {
+                PQ_WHY("question has no query after %d facts", facts);
+                break;
+            }
+            int ed = pq_parse_fact(e, &a, c, (size_t)(dot - c + 1), used);
+            if (ed < 0) PQ_WHY("question fact %d '%.*s' is not an unused edge", facts, (int)(dot - c + 1), c);
+            else used[ed] = 1, facts++;
+            c = dot + 1;
+            if (*c == ' ') c++;
+            else if (!rc) PQ_WHY("question fact %d is not followed by a space", facts);
+        }
+        if (!rc && facts != e->n_edges) PQ_WHY("question states %d facts for %d edges", facts, e->n_edges);
+        if (!rc) {
+            const char *r = e->symbols[e->root], *t = e->symbols[e->target], *g = e->symbols[e->neg_target];
+            b.len = 0;
+            pq_buf_str(&b, "Is "), pq_buf_str(&b, r), pq_buf_str(&b, " a "), pq_buf_str(&b, t);
+            pq_buf_str(&b, " or "), pq_buf_str(&b, g), pq_buf_str(&b, "?");
+            pq_buf b2 = {0};
+            pq_buf_str(&b2, "Is "), pq_buf_str(&b2, r), pq_buf_str(&b2, " a "), pq_buf_str(&b2, g);
+            pq_buf_str(&b2, " or "), pq_buf_str(&b2, t), pq_buf_str(&b2, "?");
+            if (strcmp(c, b.s) && strcmp(c, b2.s)) PQ_WHY("query '%s' is not '%s' (or with the options swapped)", c, b.s);
+            free(b2.s);
+        }
+    }
+    free(b.s);
+    free(used);
+    free(cnt);
+    free(dist);
+    pq_adj_free(&a);
+    return rc;
+}
+#undef PQ_WHY
+
+/* ============================================================ statistics */
+
+void prosqa_stats_compute(const prosqa_set *s, prosqa_stats *st) {
+    memset(st, 0, sizeof *st);
+    st->n = s->n;
+    if (!s->n) return;
+    st->nodes_min = st->edges_min = 1 << 30;
+    double sq_nodes = 0, sq_edges = 0, sq_paths = 0, sq_ent = 0;
+    for (int i = 0; i < s->n; i++) {
+        const prosqa_example *e = &s->ex[i];
+        int n = e->n_nodes;
+        pq_adj a;
+        pq_adj_build(&a, n, e->edges, e->n_edges);
+        int *d = coco_malloc(sizeof(int) * (size_t)n * 4, "prosqa stats");
+        int *d0 = d + n, *d1 = d + 2 * n, *queue = d + 3 * n;
+        double *cnt = coco_malloc(sizeof(double) * (size_t)n, "prosqa stats");
+        pq_bfs(&a, e->root, d, cnt, queue);
+        int h = d[e->target];
+        st->hops[h < 0 ? 0 : h > 7 ? 7 : h]++;
+        double paths = h < 0 ? 0 : cnt[e->target];
+        int ent = 0;
+        pq_bfs(&a, 0, d0, NULL, queue);
+        pq_bfs(&a, n > 1 ? 1 : 0, d1, NULL, queue);
+        for (int v = 0; v < n; v++) {
+            ent += pq_npar(&a, v) == 0;
+            st->label_mean[(d0[v] >= 0) | (n > 1 && d1[v] >= 0) << 1] += 1;
+        }
+        st->nodes_mean += n, sq_nodes += (double)n * n;
+        st->edges_mean += e->n_edges, sq_edges += (double)e->n_edges * e->n_edges;
+        st->paths_mean += paths, sq_paths += paths * paths;
+        st->entities_mean += ent, sq_ent += (double)ent * ent;
+        st->root1_share += e->root == 1;
+        if (n < st->nodes_min) st->nodes_min = n;
+        if (n > st->nodes_max) st->nodes_max = n;
+        if (e->n_edges < st->edges_min) st->edges_min = e->n_edges;
+        if (e->n_edges > st->edges_max) st->edges_max = e->n_edges;
+        free(cnt);
+        free(d);
+        pq_adj_free(&a);
+    }
+    double N = s->n;
+#define PQ_MOMENTS(mean, sd, sq) \
+    do { \
+        mean /= N; \
+        double var = N > 1 ? (sq - N * mean * mean) / (N - 1) : 0; \
+        sd = var > 0 ? sqrt(var) : 0; \
+    } while (0)
+    PQ_MOMENTS(st->nodes_mean, st->nodes_sd, sq_nodes);
+    PQ_MOMENTS(st->edges_mean, st->edges_sd, sq_edges);
+    PQ_MOMENTS(st->paths_mean, st->paths_sd, sq_paths);
+    PQ_MOMENTS(st->entities_mean, st->entities_sd, sq_ent);
+#undef PQ_MOMENTS
+    st->root1_share /= N;
+    for (int k = 0; k < 4; k++) st->label_mean[k] /= N;
+}
