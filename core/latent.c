@@ -312,10 +312,10 @@ int coco_latent_generate(coco_gpt2 *m, const coco_special_ids *ids, int n, const
     if (opt->policy && opt->max_thoughts <= 0)
         return coco_seterr("generate: max_thoughts must be > 0 when an <eot> policy decides the thought count");
     int max_th = opt->max_thoughts > 0 ? opt->max_thoughts : 0;
-    if (!opt->policy && opt->fixed_thoughts)
+    if (!opt->policy && opt->planned)
         for (int i = 0; i < n; i++) {
-            if (opt->fixed_thoughts[i] < 0) return coco_seterr("generate: thought count %d for prompt %d is negative", opt->fixed_thoughts[i], i + 1);
-            if (opt->fixed_thoughts[i] > max_th) max_th = opt->fixed_thoughts[i];
+            if (opt->planned[i] < 0) return coco_seterr("generate: thought count %d for prompt %d is negative", opt->planned[i], i + 1);
+            if (opt->planned[i] > max_th) max_th = opt->planned[i];
         }
     int64_t Tmax = (int64_t)Lmax + max_th + 1 + opt->max_new_tokens;
     int longest_row = 0;
@@ -367,6 +367,7 @@ int coco_latent_generate(coco_gpt2 *m, const coco_special_ids *ids, int n, const
 
     float *hl = coco_malloc(sizeof(float) * (size_t)n * d, "gen hidden");
     int *qrows = coco_malloc(sizeof(int) * (size_t)n, "gen"), *qth = coco_malloc(sizeof(int) * (size_t)n, "gen");
+    int *qplan = coco_malloc(sizeof(int) * (size_t)n, "gen");
     float *qh = coco_malloc(sizeof(float) * (size_t)n * d, "gen");
     unsigned char *stop = coco_malloc((size_t)n, "gen");
     /* needs_token[i]: the newest column's logits choose row i's next token. */
@@ -384,18 +385,19 @@ int coco_latent_generate(coco_gpt2 *m, const coco_special_ids *ids, int n, const
             if (ask[i]) {
                 qrows[q] = i;
                 qth[q] = st[i].n_thoughts;
+                qplan[q] = opt->planned ? opt->planned[i] : -1;
                 memcpy(qh + (size_t)q * d, hl + (size_t)i * d, sizeof(float) * d);
                 q++;
             }
         if (q > 0) {
             memset(stop, 0, (size_t)q);
             if (opt->policy) {
-                if (opt->policy->decide(opt->policy->self, q, qrows, qth, qh, d, stop) != 0) {
+                if (opt->policy->decide(opt->policy->self, q, qrows, qth, qplan, qh, d, stop) != 0) {
                     rc = -1;
                     break;
                 }
             } else {
-                for (int k = 0; k < q; k++) stop[k] = qth[k] >= (opt->fixed_thoughts ? opt->fixed_thoughts[qrows[k]] : 0);
+                for (int k = 0; k < q; k++) stop[k] = qth[k] >= (qplan[k] > 0 ? qplan[k] : 0);
             }
             for (int k = 0; k < q; k++) {
                 int i = qrows[k];
@@ -488,6 +490,7 @@ int coco_latent_generate(coco_gpt2 *m, const coco_special_ids *ids, int n, const
     free(hl);
     free(qrows);
     free(qth);
+    free(qplan);
     free(qh);
     free(stop);
     free(needs_token);

@@ -73,19 +73,20 @@ int coco_latent_forward_recompute(coco_gpt2 *m, coco_tape *tp, const coco_batch 
 
 /* <eot> policy: decides, for each example still thinking, whether to stop.
  * Called with n rows (indices into the batch), the thoughts each has produced so
- * far, and the latest hidden state of each ([n, d]: after the prompt when
- * n_thoughts = 0, else the hidden state the next thought would feed back).
- * Sets stop[i] = 1 to end latent mode for row rows[i]. Returns 0, or -1 with
- * errmsg set to abort generation. */
+ * far, the planned count per row (opts->planned, -1 when none) and the latest
+ * hidden state of each ([n, d]: after the prompt when n_thoughts = 0, else the
+ * hidden state the next thought would feed back). Sets stop[i] = 1 to end
+ * latent mode for row rows[i]. Returns 0, or -1 with errmsg set to abort. */
 typedef struct coco_eot_policy {
     void *self;
-    int (*decide)(void *self, int n, const int *rows, const int *n_thoughts, const float *hidden, int d, unsigned char *stop);
+    int (*decide)(void *self, int n, const int *rows, const int *n_thoughts, const int *planned, const float *hidden,
+                  int d, unsigned char *stop);
 } coco_eot_policy;
 
 typedef struct coco_gen_options {
     int max_new_tokens;     /* greedy tokens after the thoughts (eos ends early, not emitted) */
-    int max_thoughts;       /* hard cap on thoughts per example */
-    const int *fixed_thoughts; /* per-row thought counts (used when policy is NULL) */
+    int max_thoughts;       /* hard cap on thoughts per example (required with a policy) */
+    const int *planned;     /* per-row thought counts; without a policy, exactly these are produced */
     const coco_eot_policy *policy;
     int return_thoughts;    /* fill thoughts[] */
     int return_logits;      /* fill logits[] */
@@ -103,7 +104,7 @@ typedef struct coco_gen_result {
 } coco_gen_result;
 
 /* Generates for n prompts at once. A prompt ending with <|start-latent|>
- * produces thoughts (count from the policy, or fixed_thoughts[i]), then
+ * produces thoughts (count from the policy, or planned[i]), then
  * <|end-latent|> is appended and greedy decoding runs; other prompts decode
  * directly. Prompts are left-padded (mask 0, positions restart at 0) so each
  * row computes exactly what it would alone. Returns 0 or -1 + errmsg. */

@@ -405,7 +405,7 @@ static void test_latent_generation(void **s) {
         ks[i] = (int)json_integer_value(json_object_get(g, "k"));
     }
     coco_special_ids ids = {98, 96, 97, 95};
-    coco_gen_options o = {.max_new_tokens = 8, .fixed_thoughts = ks, .return_thoughts = 1, .return_logits = 1};
+    coco_gen_options o = {.max_new_tokens = 8, .planned = ks, .return_thoughts = 1, .return_logits = 1};
     coco_gen_result r;
     assert_int_equal(coco_latent_generate(m, &ids, n, (const int32_t *const *)prompts, lens, &o, &r), 0);
     coco_st_file *f = coco_st_open(FIX "latent/generate.safetensors");

@@ -204,14 +204,14 @@ static void test_batched_generation_equals_single(void **s) {
     p[1][lens[1] - 1] = 7; /* a prompt without thoughts (CoT-style) */
     const int32_t *pp[4] = {p[0], p[1], p[2], p[3]};
     coco_special_ids ids = {LAT, START, END, PAD};
-    coco_gen_options o = {.max_new_tokens = 6, .fixed_thoughts = k, .return_thoughts = 1, .return_logits = 1};
+    coco_gen_options o = {.max_new_tokens = 6, .planned = k, .return_thoughts = 1, .return_logits = 1};
     coco_gen_result all;
     assert_int_equal(coco_latent_generate(m, &ids, 4, pp, lens, &o, &all), 0);
     int total = 0;
     for (int i = 0; i < 4; i++) {
         coco_gen_result one;
         coco_gen_options o1 = o;
-        o1.fixed_thoughts = &k[i];
+        o1.planned = &k[i];
         assert_int_equal(coco_latent_generate(m, &ids, 1, &pp[i], &lens[i], &o1, &one), 0);
         assert_int_equal(all.n_tokens[i], one.n_tokens[0]);
         assert_int_equal(all.n_thoughts[i], i == 1 ? 0 : k[i]);
@@ -241,7 +241,7 @@ static void test_generation_thoughts_match_forward(void **s) {
     assert_int_equal(coco_latent_forward(m, tp, &b, LAT, START, 1, &r), 0);
     int plen = 6, k = 3;
     coco_special_ids sid = {LAT, START, END, PAD};
-    coco_gen_options o = {.max_new_tokens = 1, .fixed_thoughts = &k, .return_thoughts = 1, .return_logits = 1};
+    coco_gen_options o = {.max_new_tokens = 1, .planned = &k, .return_thoughts = 1, .return_logits = 1};
     coco_gen_result g;
     const int32_t *pp[1] = {ids};
     assert_int_equal(coco_latent_generate(m, &sid, 1, pp, &plen, &o, &g), 0);
