@@ -1,0 +1,424 @@
+/* ltensor.c — coconut.Tensor: handles on C tensors.
+ *
+ *   coconut.tensor.zeros(shape [, "f32"|"i32"])   coconut.tensor.randn(shape, seed [, std])
+ *   coconut.tensor.from(nested_table [, "f32"|"i32"])
+ *   t:shape() t:numel() t:dtype() t:totable() t:item() t:get(i, ...) t:set(v, i, ...)
+ *   t:matmul(u) t:clone() t:sum() t:mean() t:norm() t:argmax() t:max()
+ *   t:dot(u) t:cosine(u) t:row(i) -- 1-based indices, like Lua
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coconut/gemm.h"
+#include "lcoco.h"
+
+static lcoco_tensor *check_ud(lua_State *L, int idx) { return luaL_checkudata(L, idx, LCOCO_TENSOR); }
+
+coco_tensor *lcoco_check_tensor(lua_State *L, int idx) {
+    lcoco_tensor *u = check_ud(L, idx);
+    if (!u->t) luaL_argerror(L, idx, "tensor was closed");
+    if (u->alive && !*u->alive) luaL_argerror(L, idx, "tensor belongs to a step output that was closed");
+    return u->t;
+}
+
+coco_tensor *lcoco_opt_tensor(lua_State *L, int idx) {
+    if (!luaL_testudata(L, idx, LCOCO_TENSOR)) return NULL;
+    return lcoco_check_tensor(L, idx);
+}
+
+void lcoco_push_tensor(lua_State *L, coco_tensor *t) {
+    lcoco_tensor *u = lua_newuserdatauv(L, sizeof *u, 1);
+    u->t = t;
+    u->alive = NULL;
+    luaL_setmetatable(L, LCOCO_TENSOR);
+}
+
+void lcoco_push_borrowed(lua_State *L, coco_tensor *t, int owner_idx, const int *alive) {
+    owner_idx = lua_absindex(L, owner_idx);
+    lcoco_tensor *u = lua_newuserdatauv(L, sizeof *u, 1);
+    u->t = t;
+    u->alive = alive;
+    luaL_setmetatable(L, LCOCO_TENSOR);
+    lua_pushvalue(L, owner_idx); /* keep the owner (and its arena) alive */
+    lua_setiuservalue(L, -2, 1);
+}
+
+static int t_gc(lua_State *L) {
+    lcoco_tensor *u = check_ud(L, 1);
+    if (u->t && !u->alive) coco_tensor_release(u->t);
+    u->t = NULL;
+    return 0;
+}
+
+static int t_tostring(lua_State *L) {
+    lcoco_tensor *u = check_ud(L, 1);
+    if (!u->t || (u->alive && !*u->alive)) {
+        lua_pushstring(L, "coconut.Tensor (closed)");
+        return 1;
+    }
+    char b[96];
+    coco_shape_str(u->t, b, sizeof b);
+    lua_pushfstring(L, "coconut.Tensor %s", b);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- construction */
+
+static int check_shape(lua_State *L, int idx, int64_t *shape) {
+    luaL_checktype(L, idx, LUA_TTABLE);
+    int n = (int)luaL_len(L, idx);
+    luaL_argcheck(L, n >= 0 && n <= COCO_MAX_DIMS, idx, "shape must have 0..4 dimensions");
+    for (int i = 0; i < n; i++) {
+        lua_geti(L, idx, i + 1);
+        int ok;
+        lua_Integer v = lua_tointegerx(L, -1, &ok);
+        if (!ok || v < 0) return luaL_argerror(L, idx, "shape entries must be non-negative integers");
+        shape[i] = v;
+        lua_pop(L, 1);
+    }
+    return n;
+}
+
+static coco_dtype check_dtype(lua_State *L, int idx) {
+    static const char *const names[] = {"f32", "i32", NULL};
+    return luaL_checkoption(L, idx, "f32", names) == 0 ? COCO_F32 : COCO_I32;
+}
+
+static int l_zeros(lua_State *L) {
+    LCOCO_ENTER(L);
+    int64_t shape[COCO_MAX_DIMS];
+    int n = check_shape(L, 1, shape);
+    lcoco_push_tensor(L, coco_tensor_new(check_dtype(L, 2), n, shape));
+    return 1;
+}
+
+static int l_randn(lua_State *L) {
+    LCOCO_ENTER(L);
+    int64_t shape[COCO_MAX_DIMS];
+    int n = check_shape(L, 1, shape);
+    lua_Integer seed = luaL_checkinteger(L, 2);
+    double std = luaL_optnumber(L, 3, 1.0);
+    lcoco_push_tensor(L, coco_tensor_randn(n, shape, (uint64_t)seed, (float)std));
+    return 1;
+}
+
+/* Walks a nested table to find its shape (rectangular), then fills. */
+static void nested_shape(lua_State *L, int idx, int depth, int64_t *shape, int *ndim, const char *what) {
+    if (lua_type(L, idx) != LUA_TTABLE) {
+        *ndim = depth;
+        return;
+    }
+    if (depth >= COCO_MAX_DIMS) {
+        lcoco_errorf(L, "%s: nested deeper than %d levels", what, COCO_MAX_DIMS);
+        return;
+    }
+    lua_Integer n = luaL_len(L, idx);
+    shape[depth] = n;
+    if (n == 0) {
+        *ndim = depth + 1;
+        return;
+    }
+    lua_geti(L, idx, 1);
+    nested_shape(L, lua_gettop(L), depth + 1, shape, ndim, what);
+    lua_pop(L, 1);
+}
+
+static void nested_fill(lua_State *L, int idx, int depth, int ndim, const int64_t *shape, coco_tensor *t, int64_t *pos,
+                        const char *what) {
+    if (depth == ndim) {
+        int isnum;
+        lua_Number v = lua_tonumberx(L, idx, &isnum);
+        if (!isnum) lcoco_errorf(L, "%s: element %lld is a %s, not a number", what, (long long)(*pos + 1), luaL_typename(L, idx));
+        if (t->dtype == COCO_F32) {
+            coco_f32(t)[(*pos)++] = (float)v;
+        } else {
+            if (v != floor(v) || v < INT32_MIN || v > INT32_MAX)
+                lcoco_errorf(L, "%s: element %lld = %g is not a 32-bit integer", what, (long long)(*pos + 1), v);
+            coco_i32(t)[(*pos)++] = (int32_t)v;
+        }
+        return;
+    }
+    if (lua_type(L, idx) != LUA_TTABLE) lcoco_errorf(L, "%s: ragged nesting (a number where a list of %lld was expected)", what, (long long)shape[depth]);
+    lua_Integer n = luaL_len(L, idx);
+    if (n != shape[depth])
+        lcoco_errorf(L, "%s: row lengths disagree (%lld vs %lld at depth %d)", what, (long long)n, (long long)shape[depth], depth + 1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, idx, i);
+        nested_fill(L, lua_gettop(L), depth + 1, ndim, shape, t, pos, what);
+        lua_pop(L, 1);
+    }
+}
+
+coco_tensor *lcoco_to_tensor(lua_State *L, int idx, coco_dtype dt, const char *what) {
+    idx = lua_absindex(L, idx);
+    coco_tensor *t = lcoco_opt_tensor(L, idx);
+    if (t) {
+        if (t->dtype != dt) lcoco_errorf(L, "%s: expected an %s tensor", what, dt == COCO_F32 ? "f32" : "i32");
+        return t->kind == COCO_ARENA ? coco_tensor_clone(t) : coco_tensor_retain(t);
+    }
+    if (lua_type(L, idx) != LUA_TTABLE) lcoco_errorf(L, "%s: expected a tensor or a (nested) table of numbers, got %s", what, luaL_typename(L, idx));
+    int64_t shape[COCO_MAX_DIMS] = {0};
+    int ndim = 0;
+    nested_shape(L, idx, 0, shape, &ndim, what);
+    coco_tensor *r = coco_tensor_new(dt, ndim, shape);
+    int64_t pos = 0;
+    nested_fill(L, idx, 0, ndim, shape, r, &pos, what);
+    return r;
+}
+
+int32_t *lcoco_to_ints(lua_State *L, int idx, int *n, const char *what) {
+    idx = lua_absindex(L, idx);
+    coco_tensor *t = lcoco_opt_tensor(L, idx);
+    if (t) {
+        if (t->dtype != COCO_I32) lcoco_errorf(L, "%s: expected an i32 tensor", what);
+        int32_t *v = malloc(sizeof(int32_t) * (size_t)(t->numel ? t->numel : 1));
+        memcpy(v, t->data, (size_t)t->numel * 4);
+        *n = (int)t->numel;
+        return v;
+    }
+    if (lua_type(L, idx) != LUA_TTABLE) lcoco_errorf(L, "%s: expected a list of token ids, got %s", what, luaL_typename(L, idx));
+    lua_Integer len = luaL_len(L, idx);
+    int32_t *v = malloc(sizeof(int32_t) * (size_t)(len ? len : 1));
+    for (lua_Integer i = 1; i <= len; i++) {
+        lua_geti(L, idx, i);
+        int ok;
+        lua_Integer x = lua_tointegerx(L, -1, &ok);
+        lua_pop(L, 1);
+        if (!ok || x < INT32_MIN || x > INT32_MAX) {
+            free(v);
+            lcoco_errorf(L, "%s: element %d is not an integer token id", what, (int)i);
+        }
+        v[i - 1] = (int32_t)x;
+    }
+    *n = (int)len;
+    return v;
+}
+
+void lcoco_push_ints(lua_State *L, const int32_t *v, int n) {
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushinteger(L, v[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+static int l_from(lua_State *L) {
+    LCOCO_ENTER(L);
+    coco_dtype dt = check_dtype(L, 2);
+    lcoco_push_tensor(L, lcoco_to_tensor(L, 1, dt, "tensor.from"));
+    return 1;
+}
+
+/* ---------------------------------------------------------------- methods */
+
+static int t_shape(lua_State *L) {
+    coco_tensor *t = lcoco_check_tensor(L, 1);
+    lua_createtable(L, t->ndim, 0);
+    for (int i = 0; i < t->ndim; i++) {
+        lua_pushinteger(L, t->shape[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+static int t_numel(lua_State *L) {
+    lua_pushinteger(L, lcoco_check_tensor(L, 1)->numel);
+    return 1;
+}
+
+static int t_dtype(lua_State *L) {
+    lua_pushstring(L, lcoco_check_tensor(L, 1)->dtype == COCO_F32 ? "f32" : "i32");
+    return 1;
+}
+
+static void push_elem(lua_State *L, const coco_tensor *t, int64_t i) {
+    if (t->dtype == COCO_F32)
+        lua_pushnumber(L, coco_f32(t)[i]);
+    else
+        lua_pushinteger(L, coco_i32(t)[i]);
+}
+
+static void totable_rec(lua_State *L, const coco_tensor *t, int d, int64_t *off) {
+    if (d >= t->ndim || d >= COCO_MAX_DIMS) {
+        push_elem(L, t, (*off)++);
+        return;
+    }
+    lua_createtable(L, (int)t->shape[d], 0);
+    for (int64_t i = 0; i < t->shape[d]; i++) {
+        totable_rec(L, t, d + 1, off);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+static int t_totable(lua_State *L) {
+    coco_tensor *t = lcoco_check_tensor(L, 1);
+    if (t->numel > 50000000) return lcoco_errorf(L, "totable: tensor has %lld elements; too large for a Lua table", (long long)t->numel);
+    int64_t off = 0;
+    totable_rec(L, t, 0, &off);
+    return 1;
+}
+
+static int t_item(lua_State *L) {
+    coco_tensor *t = lcoco_check_tensor(L, 1);
+    if (t->numel != 1) {
+        char b[96];
+        return lcoco_errorf(L, "item: tensor %s has %lld elements, not 1", coco_shape_str(t, b, sizeof b), (long long)t->numel);
+    }
+    push_elem(L, t, 0);
+    return 1;
+}
+
+static int64_t flat_index(lua_State *L, const coco_tensor *t, int first) {
+    int n = lua_gettop(L) - first + 1;
+    if (n != t->ndim) return lcoco_errorf(L, "index: tensor has %d dimensions, got %d indices", t->ndim, n);
+    int64_t off = 0;
+    for (int d = 0; d < t->ndim; d++) {
+        lua_Integer i = luaL_checkinteger(L, first + d);
+        if (i < 1 || i > t->shape[d]) return lcoco_errorf(L, "index %lld is outside 1..%lld at dimension %d", (long long)i, (long long)t->shape[d], d + 1);
+        off = off * t->shape[d] + (i - 1);
+    }
+    return off;
+}
+
+static int t_get(lua_State *L) {
+    coco_tensor *t = lcoco_check_tensor(L, 1);
+    push_elem(L, t, flat_index(L, t, 2));
+    return 1;
+}
+
+static int t_set(lua_State *L) {
+    coco_tensor *t = lcoco_check_tensor(L, 1);
+    lua_Number v = luaL_checknumber(L, 2);
+    int64_t i = flat_index(L, t, 3);
+    if (t->dtype == COCO_F32)
+        coco_f32(t)[i] = (float)v;
+    else
+        coco_i32(t)[i] = (int32_t)v;
+    return 0;
+}
+
+static int t_clone(lua_State *L) {
+    LCOCO_ENTER(L);
+    lcoco_push_tensor(L, coco_tensor_clone(lcoco_check_tensor(L, 1)));
+    return 1;
+}
+
+/* t:row(i) -> copy of row i of the leading dimension */
+static int t_row(lua_State *L) {
+    LCOCO_ENTER(L);
+    coco_tensor *t = lcoco_check_tensor(L, 1);
+    lua_Integer i = luaL_checkinteger(L, 2);
+    if (t->ndim < 1 || i < 1 || i > t->shape[0]) return luaL_argerror(L, 2, "row index out of range");
+    int64_t inner = t->numel / t->shape[0];
+    coco_tensor *r = coco_tensor_new(t->dtype, t->ndim - 1, t->shape + 1);
+    memcpy(r->data, (char *)t->data + (size_t)((i - 1) * inner) * 4, (size_t)inner * 4);
+    lcoco_push_tensor(L, r);
+    return 1;
+}
+
+static coco_tensor *check_f32(lua_State *L, int i) {
+    coco_tensor *t = lcoco_check_tensor(L, i);
+    if (t->dtype != COCO_F32) luaL_argerror(L, i, "expected an f32 tensor");
+    return t;
+}
+
+static int t_sum(lua_State *L) {
+    coco_tensor *t = lcoco_check_tensor(L, 1);
+    double s = 0;
+    for (int64_t i = 0; i < t->numel; i++) s += t->dtype == COCO_F32 ? coco_f32(t)[i] : coco_i32(t)[i];
+    lua_pushnumber(L, s);
+    return 1;
+}
+
+static int t_mean(lua_State *L) {
+    coco_tensor *t = lcoco_check_tensor(L, 1);
+    if (!t->numel) return lcoco_errorf(L, "mean of an empty tensor");
+    t_sum(L);
+    lua_pushnumber(L, lua_tonumber(L, -1) / (double)t->numel);
+    return 1;
+}
+
+static int t_norm(lua_State *L) {
+    coco_tensor *t = check_f32(L, 1);
+    double s = 0;
+    for (int64_t i = 0; i < t->numel; i++) s += (double)coco_f32(t)[i] * coco_f32(t)[i];
+    lua_pushnumber(L, sqrt(s));
+    return 1;
+}
+
+static int t_dot(lua_State *L) {
+    coco_tensor *a = check_f32(L, 1), *b = check_f32(L, 2);
+    if (a->numel != b->numel) return lcoco_errorf(L, "dot: %lld vs %lld elements", (long long)a->numel, (long long)b->numel);
+    double s = 0;
+    for (int64_t i = 0; i < a->numel; i++) s += (double)coco_f32(a)[i] * coco_f32(b)[i];
+    lua_pushnumber(L, s);
+    return 1;
+}
+
+static int t_cosine(lua_State *L) {
+    coco_tensor *a = check_f32(L, 1), *b = check_f32(L, 2);
+    if (a->numel != b->numel) return lcoco_errorf(L, "cosine: %lld vs %lld elements", (long long)a->numel, (long long)b->numel);
+    double s = 0, na = 0, nb = 0;
+    for (int64_t i = 0; i < a->numel; i++) {
+        double x = coco_f32(a)[i], y = coco_f32(b)[i];
+        s += x * y, na += x * x, nb += y * y;
+    }
+    lua_pushnumber(L, (na > 0 && nb > 0) ? s / sqrt(na * nb) : 0.0);
+    return 1;
+}
+
+/* argmax over all elements (1-based flat index) and the max value */
+static int t_argmax(lua_State *L) {
+    coco_tensor *t = check_f32(L, 1);
+    if (!t->numel) return lcoco_errorf(L, "argmax of an empty tensor");
+    int64_t best = 0;
+    for (int64_t i = 1; i < t->numel; i++)
+        if (coco_f32(t)[i] > coco_f32(t)[best]) best = i;
+    lua_pushinteger(L, best + 1);
+    lua_pushnumber(L, coco_f32(t)[best]);
+    return 2;
+}
+
+/* t:matmul(u): [.., K] x [K, N] -> [.., N] (2-D u), through the BLIS wrapper. */
+static int t_matmul(lua_State *L) {
+    LCOCO_ENTER(L);
+    coco_tensor *a = check_f32(L, 1), *b = check_f32(L, 2);
+    char s1[96], s2[96];
+    if (a->ndim < 1 || b->ndim != 2 || coco_tensor_cols(a) != b->shape[0])
+        return lcoco_errorf(L, "matmul: cannot multiply %s by %s", coco_shape_str(a, s1, sizeof s1), coco_shape_str(b, s2, sizeof s2));
+    int64_t shape[COCO_MAX_DIMS];
+    memcpy(shape, a->shape, sizeof shape);
+    int nd = a->ndim;
+    if (nd == 1) {
+        shape[0] = b->shape[1];
+    } else {
+        shape[nd - 1] = b->shape[1];
+    }
+    coco_tensor *c = coco_tensor_new(COCO_F32, nd, shape);
+    int64_t M = coco_tensor_rows(a), K = b->shape[0], N = b->shape[1];
+    coco_sgemm(0, 0, M, N, K, 1.0f, coco_f32(a), K, coco_f32(b), N, 0.0f, coco_f32(c), N);
+    lcoco_push_tensor(L, c);
+    return 1;
+}
+
+static int t_close(lua_State *L) { return t_gc(L); }
+
+static int t_len(lua_State *L) {
+    coco_tensor *t = lcoco_check_tensor(L, 1);
+    lua_pushinteger(L, t->ndim ? t->shape[0] : 1);
+    return 1;
+}
+
+void lcoco_open_tensor(lua_State *L) {
+    static const luaL_Reg m[] = {{"shape", t_shape},   {"numel", t_numel}, {"dtype", t_dtype}, {"totable", t_totable},
+                                 {"item", t_item},     {"get", t_get},     {"set", t_set},     {"clone", t_clone},
+                                 {"row", t_row},       {"sum", t_sum},     {"mean", t_mean},   {"norm", t_norm},
+                                 {"dot", t_dot},       {"cosine", t_cosine}, {"argmax", t_argmax}, {"matmul", t_matmul},
+                                 {"close", t_close},   {NULL, NULL}};
+    static const luaL_Reg meta[] = {{"__gc", t_gc}, {"__close", t_close}, {"__tostring", t_tostring}, {"__len", t_len}, {NULL, NULL}};
+    lcoco_newclass(L, LCOCO_TENSOR, m, meta);
+    static const luaL_Reg f[] = {{"zeros", l_zeros}, {"randn", l_randn}, {"from", l_from}, {NULL, NULL}};
+    luaL_newlib(L, f);
+    lua_setfield(L, -2, "tensor");
+}

@@ -1,0 +1,66 @@
+-- The coconut command: run, arg, errors, version, help, plugins.
+local T = require "tap"
+local bin = "build/coconut"
+
+T.test("run: arg table and varargs as the lua interpreter sets them", function()
+  local d = T.tmpdir("cli")
+  local f = d .. "/a.lua"
+  assert(coconut.fs.write(f, "local a, b = ...\nprint(arg[0], arg[1], arg[2], a, b, #arg, type(coconut), require('coconut') == coconut)\n"))
+  local rc, out = T.sh(bin .. " run " .. f .. " x 'y z'")
+  T.eq(rc, 0)
+  T.eq(out, f .. "\tx\ty z\tx\ty z\t2\ttable\ttrue\n")
+  T.rmtree(d)
+end)
+
+T.test("run: errors print script:line and a traceback, exit 1", function()
+  local d = T.tmpdir("cli")
+  local f = d .. "/bad.lua"
+  assert(coconut.fs.write(f, "local x = 1\nlocal function g() error('kaputt') end\ng()\n"))
+  local rc, out = T.sh(bin .. " run " .. f)
+  T.eq(rc, 1)
+  T.ok(out:find(f .. ":2: kaputt", 1, true), out)
+  T.ok(out:find("stack traceback:", 1, true), out)
+  -- a core error (misuse) raised inside C surfaces the same way
+  assert(coconut.fs.write(f, "coconut.tensor.zeros({2}):matmul(coconut.tensor.zeros({3,3}))\n"))
+  rc, out = T.sh(bin .. " run " .. f)
+  T.eq(rc, 1)
+  T.ok(out:find("matmul: cannot multiply", 1, true), out)
+  -- syntax errors too
+  assert(coconut.fs.write(f, "local = 3\n"))
+  rc, out = T.sh(bin .. " run " .. f)
+  T.eq(rc, 1); T.ok(out:find("bad.lua:1:", 1, true), out)
+  rc, out = T.sh(bin .. " run " .. d .. "/missing.lua")
+  T.eq(rc, 1); T.ok(out:find("cannot open", 1, true), out)
+  T.rmtree(d)
+end)
+
+T.test("run: scripts/ is on package.path", function()
+  T.ok(package.path:find(COCONUT_SCRIPTS .. "/?.lua", 1, true), package.path)
+end)
+
+T.test("version, help, unknown command, bad environment", function()
+  local rc, out = T.sh(bin .. " version")
+  T.eq(rc, 0)
+  T.ok(out:match("coconut %d+%.%d+%.%d+"), out)
+  T.ok(out:find("Lua 5.4", 1, true), out)
+  T.ok(out:find("BLIS 0.9", 1, true), out)
+  T.ok(out:find("threads ", 1, true), out)
+  rc, out = T.sh(bin .. " help"); T.eq(rc, 0); T.ok(out:find("run <script.lua>", 1, true))
+  rc, out = T.sh(bin .. " run --help"); T.eq(rc, 0); T.ok(out:find("usage: coconut run", 1, true))
+  rc, out = T.sh(bin .. " plugins --help"); T.eq(rc, 0); T.ok(out:find("usage: coconut plugins", 1, true))
+  rc, out = T.sh(bin .. " frobnicate"); T.eq(rc, 2); T.ok(out:find("unknown command 'frobnicate'", 1, true))
+  rc, out = T.sh("COCONUT_THREADS=zero " .. bin .. " version")
+  T.ok(rc ~= 0); T.ok(out:find("COCONUT_THREADS='zero' is not a thread count", 1, true), out)
+  rc, out = T.sh("COCONUT_BLIS_ARCH=zen9 " .. bin .. " version")
+  T.ok(rc ~= 0); T.ok(out:find("COCONUT_BLIS_ARCH='zen9' is not valid", 1, true), out)
+end)
+
+T.test("info and threads from Lua", function()
+  local i = coconut.info()
+  T.eq(i.version, coconut.version); T.eq(i.lua, "Lua 5.4.4"); T.ok(i.blis:match("^0%.9"))
+  T.ok(i.blis_kernels == "optimzd" or i.blis_kernels == "refrnce")
+  local n = coconut.threads()
+  coconut.set_threads(1); T.eq(coconut.info().threads, 1)
+  coconut.set_threads(n)
+  T.raises(function() coconut.set_threads(0) end, "thread count must be in 1..1024")
+end)
