@@ -4,7 +4,10 @@
 #   make test       build and run every test; last line "N passed, N failed"
 #   make sanitize   C tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      benchmarks (GEMM, ...), ratios against reference runs
-#   make install    PREFIX=/usr/local
+#   make run        the default experiment: build/coconut run experiments/prosqa_k6.lua $(ARGS)
+#   make install    PREFIX=/usr/local (DESTDIR respected): the program, libcoconut, headers,
+#                   coconut.pc, plugins, scripts and the plugin templates
+#   make plugins    the built-in plugins: plugins/<kind>/<name>.c -> build/plugins/<kind>/<name>.so
 #
 # Dependencies are Debian packages; `make deps` (run by every target) installs
 # the missing ones with apt-get (through sudo when not root).
@@ -33,12 +36,41 @@ CTESTS   := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
+# Plugins: one C file (or Lua file) per plugin, plugins/<kind>/<name>.c.
+# plugins/templates/ holds starting points for new plugins; they are built as
+# test plugins (build/tests/plugins/templates/) but not installed as built-ins.
+PLUGIN_KINDS := dataset curriculum eot probe
+PLUGIN_SRC   := $(sort $(foreach k,$(PLUGIN_KINDS),$(wildcard plugins/$(k)/*.c)))
+PLUGINS      := $(PLUGIN_SRC:plugins/%.c=$(BUILD)/plugins/%.so)
+PLUGIN_LUA   := $(sort $(foreach k,$(PLUGIN_KINDS),$(wildcard plugins/$(k)/*.lua)))
+TEMPLATE_SRC := $(sort $(wildcard plugins/templates/*.c))
+TPLUGIN_SRC  := $(sort $(wildcard tests/plugins/*.c))
+TEST_PLUGINS := $(TPLUGIN_SRC:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so) \
+                $(TEMPLATE_SRC:plugins/templates/%.c=$(BUILD)/tests/plugins/templates/%.so)
+PUB_HEADERS  := $(wildcard core/coconut/*.h)
+# A plugin is compiled against the headers only; its coco_* symbols resolve
+# against the program that loads it (WHOLE below). Built-ins hide everything
+# but the two plugin symbols (plugin.h marks those visible), so two plugins can
+# never interpose each other's helpers. They may link what they use beyond
+# libcoconut (ProsQA: jansson).
+PLUGIN_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(OPT) -g -fPIC -fvisibility=hidden -fno-math-errno -Wall -Wextra \
+                -Wno-unused-parameter -Wno-sign-compare -Icore $(shell pkg-config --cflags jansson 2>/dev/null) $(CFLAGS)
+PLUGIN_LIBS   = $(shell pkg-config --libs jansson 2>/dev/null) -lm $(LIBS_EXTRA)
+
 # The binary links libcoconut whole and exports it, so plugins loaded with
 # dlopen resolve coco_* against the running program.
 WHOLE    = -Wl,--whole-archive $(BUILD)/libcoconut.a -Wl,--no-whole-archive -Wl,--export-dynamic
 
-.PHONY: all deps test ctest sanitize bench install uninstall clean run
-all: deps $(BUILD)/libcoconut.a $(BUILD)/libcoconut.so $(BUILD)/coconut
+.PHONY: all deps test ctest sanitize san-run bench install uninstall clean run plugins test-plugins
+all: deps $(BUILD)/libcoconut.a $(BUILD)/libcoconut.so $(BUILD)/coconut $(PLUGINS)
+
+plugins: $(PLUGINS)
+test-plugins: $(TEST_PLUGINS)
+
+# The default experiment (README quick start): ProsQA, preset small, all methods.
+# Extra options: make run ARGS="--preset quick".
+run: all
+	$(BUILD)/coconut run experiments/prosqa_k6.lua $(ARGS)
 
 deps:
 	@missing=""; \
@@ -68,15 +100,29 @@ $(BUILD)/libcoconut.so: $(LIB_OBJ)
 $(BUILD)/coconut: $(BUILD)/obj/main.o $(LUA_OBJ) $(BUILD)/libcoconut.a
 	$(CC) -o $@ $(BUILD)/obj/main.o $(LUA_OBJ) $(WHOLE) $(LIBS_ALL)
 
+# ---------------------------------------------------------------- plugins
+$(BUILD)/plugins/%.so: plugins/%.c $(PUB_HEADERS) Makefile | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -shared $< -o $@ $(PLUGIN_LIBS)
+
+$(BUILD)/tests/plugins/templates/%.so: plugins/templates/%.c $(PUB_HEADERS) Makefile | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -shared $< -o $@ $(PLUGIN_LIBS)
+
+$(BUILD)/tests/plugins/%.so: tests/plugins/%.c $(PUB_HEADERS) Makefile | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -shared $< -o $@ $(PLUGIN_LIBS)
+
 # ---------------------------------------------------------------- tests
+# COCO_BUILD_DIR tells tests where this build's plugins live (build/ or build/san/).
 $(BUILD)/tests/%: tests/c/%.c tests/c/testutil.h $(BUILD)/libcoconut.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/c $< -o $@ $(WHOLE) $(LIBS_ALL) -lcmocka
+	$(CC) $(CFLAGS_ALL) -DCOCO_BUILD_DIR='"$(BUILD)"' -Itests/c $< -o $@ $(WHOLE) $(LIBS_ALL) -lcmocka
 
-ctest: all $(CTESTS)
+ctest: all $(CTESTS) $(TEST_PLUGINS)
 	@sh tests/run_tests.sh c $(CTESTS)
 
-test: all $(CTESTS)
+test: all $(CTESTS) $(TEST_PLUGINS)
 	@sh tests/run_tests.sh all $(CTESTS)
 
 # Sanitizer build: separate object tree, same tests.
@@ -84,7 +130,8 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 sanitize: deps
 	$(MAKE) BUILD=$(BUILD)/san OPT="-O1 -march=native $(SAN_FLAGS)" LIBS_EXTRA="$(SAN_FLAGS)" san-run
 
-san-run: $(CTESTS)
+# Everything `all` builds, in the sanitizer tree: the plugin test installs it.
+san-run: $(BUILD)/libcoconut.a $(BUILD)/libcoconut.so $(BUILD)/coconut $(PLUGINS) $(TEST_PLUGINS) $(CTESTS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  sh tests/run_tests.sh c $(CTESTS)
 
@@ -97,15 +144,59 @@ bench: all $(BENCHES)
 	@sh bench/run_bench.sh $(BUILD)
 
 # ---------------------------------------------------------------- install
+# Layout under $(PREFIX) (staged under $(DESTDIR) when set):
+#   bin/coconut  lib/libcoconut.{a,so}  include/coconut/*.h  lib/pkgconfig/coconut.pc
+#   lib/coconut/plugins/<kind>/<name>.{so,lua}      (the built-in plugins)
+#   share/coconut/scripts/**.lua                     (Lua modules of scripts/)
+#   share/coconut/plugins/README.md, share/coconut/plugins/templates/*   (to copy from)
+# The .pc file names PREFIX (never DESTDIR): an out-of-tree plugin builds with
+#   cc -shared -fPIC $$(pkg-config --cflags coconut) myprobe.c -o myprobe.so
+# libcoconut needs jansson and PCRE2 (public pkg-config names), libcsv, BLIS,
+# libm, libdl and OpenMP (libgomp): Requires.private / Libs.private, used only
+# for static linking.
+VERSION   := $(shell sed -n 's/^\#define COCONUT_VERSION_STRING "\(.*\)"/\1/p' core/coconut/base.h)
+LIBDIR     = $(PREFIX)/lib
+PLUGINDIR  = $(LIBDIR)/coconut/plugins
+SHAREDIR   = $(PREFIX)/share/coconut
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/coconut
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include/coconut
 	install -m 755 $(BUILD)/coconut $(DESTDIR)$(PREFIX)/bin/coconut
-	install -m 644 $(BUILD)/libcoconut.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libcoconut.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(BUILD)/libcoconut.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/libcoconut.so $(DESTDIR)$(LIBDIR)/
 	install -m 644 core/coconut/*.h $(DESTDIR)$(PREFIX)/include/coconut/
+	@echo "write $(DESTDIR)$(LIBDIR)/pkgconfig/coconut.pc"
+	@printf '%s\n' \
+	  'prefix=$(PREFIX)' \
+	  'exec_prefix=$${prefix}' \
+	  'libdir=$${exec_prefix}/lib' \
+	  'includedir=$${prefix}/include' \
+	  'plugindir=$${libdir}/coconut/plugins' \
+	  '' \
+	  'Name: coconut' \
+	  'Description: Coconut (Chain of Continuous Thought) on GPT-2 for CPUs: core library and plugin ABI' \
+	  'Version: $(VERSION)' \
+	  'Requires.private: jansson libpcre2-8' \
+	  'Cflags: -I$${includedir}' \
+	  'Libs: -L$${libdir} -lcoconut' \
+	  'Libs.private: -lcsv -lblis -lm -ldl -lpthread -lgomp' >$(DESTDIR)$(LIBDIR)/pkgconfig/coconut.pc
+	@chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/coconut.pc
+	@set -e; for k in $(PLUGIN_KINDS); do install -d $(DESTDIR)$(PLUGINDIR)/$$k; done
+	@set -e; for f in $(patsubst $(BUILD)/plugins/%,%,$(PLUGINS)) $(patsubst plugins/%,%,$(PLUGIN_LUA)); do \
+	  case $$f in *.so) src=$(BUILD)/plugins/$$f; mode=755;; *) src=plugins/$$f; mode=644;; esac; \
+	  echo "install -m $$mode $$src $(DESTDIR)$(PLUGINDIR)/$$f"; install -m $$mode $$src $(DESTDIR)$(PLUGINDIR)/$$f; \
+	done
+	install -d $(DESTDIR)$(SHAREDIR)/scripts $(DESTDIR)$(SHAREDIR)/plugins/templates
+	@set -e; if [ -d scripts ]; then find scripts -name '*.lua' -type f | sort | while read -r f; do \
+	  d=$(DESTDIR)$(SHAREDIR)/$$(dirname "$$f"); install -d "$$d"; \
+	  echo "install -m 644 $$f $$d/"; install -m 644 "$$f" "$$d/"; done; fi
+	install -m 644 plugins/README.md $(DESTDIR)$(SHAREDIR)/plugins/README.md
+	install -m 644 $(TEMPLATE_SRC) $(wildcard plugins/probe/template.c plugins/probe/template.lua) \
+	  $(DESTDIR)$(SHAREDIR)/plugins/templates/
 
 uninstall:
-	rm -rf $(DESTDIR)$(PREFIX)/bin/coconut $(DESTDIR)$(PREFIX)/lib/libcoconut.* $(DESTDIR)$(PREFIX)/include/coconut
+	rm -rf $(DESTDIR)$(PREFIX)/bin/coconut $(DESTDIR)$(LIBDIR)/libcoconut.* $(DESTDIR)$(PREFIX)/include/coconut \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/coconut.pc $(DESTDIR)$(LIBDIR)/coconut $(DESTDIR)$(SHAREDIR)
 
 clean:
 	rm -rf $(BUILD)

@@ -103,16 +103,21 @@ coco_node *coco_tape_record(coco_tape *tp, const char *op, coco_backward_fn bwd,
     return nd;
 }
 
-/* Take a buffer of exactly `bytes` from the free list, or allocate one. Shapes
- * repeat from layer to layer and step to step, so exact sizes match well. */
+/* Take the smallest free buffer that holds `bytes` (best fit), or allocate one.
+ * Shapes repeat from layer to layer and, up to the sequence length, from step to
+ * step, so after a step or two every request is served from the free list and a
+ * training loop stops touching fresh pages. */
 static void *pool_get(coco_tape *tp, size_t bytes) {
-    for (size_t i = tp->nfree; i-- > 0;) {
-        if (tp->free_[i].bytes == bytes) {
-            pool_buf b = tp->free_[i];
-            tp->free_[i] = tp->free_[--tp->nfree];
-            pool_push(&tp->live, &tp->nlive, &tp->caplive, b);
-            return b.data;
-        }
+    size_t best = (size_t)-1;
+    for (size_t i = 0; i < tp->nfree; i++) {
+        size_t b = tp->free_[i].bytes;
+        if (b >= bytes && (best == (size_t)-1 || b < tp->free_[best].bytes)) best = i;
+    }
+    if (best != (size_t)-1 && tp->free_[best].bytes <= 4 * bytes + 4096) {
+        pool_buf b = tp->free_[best];
+        tp->free_[best] = tp->free_[--tp->nfree];
+        pool_push(&tp->live, &tp->nlive, &tp->caplive, b);
+        return b.data;
     }
     void *p = NULL;
     if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) coco_fail("out of memory allocating %zu bytes of gradient", bytes);

@@ -86,7 +86,11 @@ static void scripts_dir(char *out, size_t n) {
     snprintf(out, n, "scripts");
     return;
 found:
-    if (!realpath(cand, out)) snprintf(out, n, "%s", cand);
+    if (!realpath(cand, out)) {
+        size_t k = strlen(cand) < n - 1 ? strlen(cand) : n - 1;
+        memcpy(out, cand, k);
+        out[k] = 0;
+    }
 }
 
 static int msghandler(lua_State *L) {

@@ -11,8 +11,9 @@
 #include "coconut/rng.h"
 
 typedef struct attn_saved {
-    float *P;          /* [B, H, Tn, Tk] softmax probabilities (before dropout) */
-    int32_t *mask;     /* [B, Tk] copy of the key mask (all ones when none given) */
+    float *P;          /* [B, H, Tn, Tk] softmax probabilities (before dropout); per query
+                        * block only the columns below the block's causal limit are valid */
+    float *madd;       /* [B, Tk] additive key mask: 0 (attend) or -inf (padded) */
     uint64_t seed, stream;
 } attn_saved;
 
@@ -20,33 +21,39 @@ typedef struct attn_dims {
     int64_t B, Tn, C, H, D, Tmax, t0, Tk;
 } attn_dims;
 
-/* Softmax of row i of S (length Tk) in place with causal limit t0+i and key mask.
- * Returns 1 if the row had at least one attendable key, 0 for the uniform case. */
-static int masked_softmax_row(float *s, int64_t Tk, int64_t limit, const int32_t *mask) {
+/* Queries are processed in blocks of QB rows: block [i0, i1) only needs keys
+ * [0, t0 + i1), so the GEMMs skip most of the causally masked upper triangle
+ * (about half the attention flops for a span starting at column 0). */
+#define QB 64
+
+/* Softmax of one score row s[0..limit] in place, with the additive key mask;
+ * columns (limit, kend) are zeroed. Returns 0 for a row with no attendable key
+ * (a left-pad query): then it is uniform over its causal window (see ops.h). */
+static int masked_softmax_row(float *s, int64_t limit, int64_t kend, const float *madd) {
     float m = -INFINITY;
-    int any = 0;
-    for (int64_t j = 0; j <= limit; j++)
-        if (mask[j] && s[j] > m) {
-            m = s[j];
-            any = 1;
-        }
-    if (!any) {
-        /* Only padded keys in the causal window (a left-pad query): uniform over
-         * the window, independent of how the sequence was chunked (see ops.h). */
+#pragma omp simd reduction(max : m)
+    for (int64_t j = 0; j <= limit; j++) {
+        float v = s[j] + madd[j];
+        s[j] = v;
+        m = v > m ? v : m;
+    }
+    if (m == -INFINITY) {
         float u = 1.0f / (float)(limit + 1);
         for (int64_t j = 0; j <= limit; j++) s[j] = u;
-        for (int64_t j = limit + 1; j < Tk; j++) s[j] = 0.0f;
+        for (int64_t j = limit + 1; j < kend; j++) s[j] = 0.0f;
         return 0;
     }
     float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j <= limit; j++) {
-        float e = mask[j] ? expf(s[j] - m) : 0.0f;
+        float e = expf(s[j] - m); /* exp(-inf) = 0 for padded keys */
         s[j] = e;
         sum += e;
     }
     float inv = 1.0f / sum;
+#pragma omp simd
     for (int64_t j = 0; j <= limit; j++) s[j] *= inv;
-    for (int64_t j = limit + 1; j < Tk; j++) s[j] = 0.0f;
+    for (int64_t j = limit + 1; j < kend; j++) s[j] = 0.0f;
     return 1;
 }
 
@@ -65,57 +72,61 @@ static void attention_bwd(coco_tape *tp, coco_node *n) {
     float *dqkv = coco_grad_acc(tp, qkv, &fq);
     float *dK = coco_grad_acc(tp, kc, NULL), *dV = coco_grad_acc(tp, vc, NULL);
     const float *dO = coco_f32(n->out->grad), *q = coco_f32(qkv), *K = coco_f32(kc), *Vv = coco_f32(vc);
-    int64_t C3 = 3 * d.C, TT = d.Tn * d.Tk;
+    int64_t C3 = 3 * d.C, TT = d.Tn * d.Tk, QT = (d.Tn < QB ? d.Tn : QB) * d.Tk;
     int nt = coco_threads();
-    float *scratch = coco_tape_alloc(tp, (size_t)nt * 2 * (size_t)TT * 4);
+    float *scratch = coco_tape_alloc(tp, (size_t)nt * 2 * (size_t)QT * 4);
     int64_t BH = d.B * d.H;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (BH > 1 && TT * d.D * BH >= COCO_PAR_MIN)
     for (int64_t bh = 0; bh < BH; bh++) {
         int64_t b = bh / d.H, h = bh % d.H;
-        float *dP = scratch + (size_t)omp_get_thread_num() * 2 * TT, *Pd = dP + TT;
-        const float *P = sv->P + bh * TT;
+        float *dP = scratch + (size_t)omp_get_thread_num() * 2 * QT, *Pd = dP + QT;
+        const float *Pb = sv->P + bh * TT;
         const float *dOb = dO + b * d.Tn * d.C + h * d.D;
         const float *Kb = K + bh * d.Tmax * d.D, *Vb = Vv + bh * d.Tmax * d.D;
         const float *Qb = q + b * d.Tn * C3 + h * d.D;
-        const int32_t *mk = sv->mask + b * d.Tk;
-        const float *Puse = P;
-        if (p > 0.0f) {
-            apply_dropout(Pd, P, TT, sv->seed, sv->stream, (uint64_t)(bh * TT), p, dscale);
-            Puse = Pd;
-        }
-        /* dV[Tk, D] += Pd^T dO */
-        coco_sgemm(1, 0, d.Tk, d.D, d.Tn, 1.0f, Puse, d.Tk, dOb, d.C, 1.0f, dV + bh * d.Tmax * d.D, d.D);
-        /* dP[Tn, Tk] = dO V^T */
-        coco_sgemm(0, 1, d.Tn, d.Tk, d.D, 1.0f, dOb, d.C, Vb, d.D, 0.0f, dP, d.Tk);
-        for (int64_t i = 0; i < d.Tn; i++) {
-            float *dr = dP + i * d.Tk;
-            const float *pr = P + i * d.Tk;
-            int64_t limit = d.t0 + i;
-            int any = 0;
-            for (int64_t j = 0; j <= limit && !any; j++) any = mk[j] != 0;
-            if (!any) { /* uniform row: constant in the scores, no gradient */
-                memset(dr, 0, (size_t)d.Tk * 4);
-                continue;
-            }
+        const float *madd = sv->madd + b * d.Tk;
+        for (int64_t i0 = 0; i0 < d.Tn; i0 += QB) {
+            int64_t i1 = i0 + QB < d.Tn ? i0 + QB : d.Tn, nq = i1 - i0, kend = d.t0 + i1;
+            const float *P = Pb + i0 * d.Tk, *Puse = P;
             if (p > 0.0f) {
-                for (int64_t j = 0; j <= limit; j++) {
-                    if (coco_hash_uniform(sv->seed, sv->stream, (uint64_t)(bh * TT + i * d.Tk + j)) < p)
-                        dr[j] = 0.0f;
-                    else
-                        dr[j] *= dscale;
-                }
+                for (int64_t i = 0; i < nq; i++)
+                    apply_dropout(Pd + i * d.Tk, P + i * d.Tk, kend, sv->seed, sv->stream,
+                                  (uint64_t)(bh * TT + (i0 + i) * d.Tk), p, dscale);
+                Puse = Pd;
             }
-            float dot = 0.0f;
-            for (int64_t j = 0; j <= limit; j++) dot += pr[j] * dr[j];
-            for (int64_t j = 0; j <= limit; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
-            for (int64_t j = limit + 1; j < d.Tk; j++) dr[j] = 0.0f;
+            /* dV[0:kend] += Pd^T dO */
+            coco_sgemm(1, 0, kend, d.D, nq, 1.0f, Puse, d.Tk, dOb + i0 * d.C, d.C, 1.0f, dV + bh * d.Tmax * d.D, d.D);
+            /* dP[nq, kend] = dO V^T */
+            coco_sgemm(0, 1, nq, kend, d.D, 1.0f, dOb + i0 * d.C, d.C, Vb, d.D, 0.0f, dP, d.Tk);
+            for (int64_t i = 0; i < nq; i++) {
+                float *dr = dP + i * d.Tk;
+                const float *pr = P + i * d.Tk;
+                int64_t limit = d.t0 + i0 + i;
+                float mx = -INFINITY;
+                for (int64_t j = 0; j <= limit; j++) mx = madd[j] > mx ? madd[j] : mx;
+                if (mx == -INFINITY) { /* uniform row: constant in the scores, no gradient */
+                    memset(dr, 0, (size_t)kend * 4);
+                    continue;
+                }
+                if (p > 0.0f) {
+                    uint64_t base = (uint64_t)(bh * TT + (i0 + i) * d.Tk);
+                    for (int64_t j = 0; j <= limit; j++)
+                        dr[j] = coco_hash_uniform(sv->seed, sv->stream, base + (uint64_t)j) < p ? 0.0f : dr[j] * dscale;
+                }
+                float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+                for (int64_t j = 0; j <= limit; j++) dot += pr[j] * dr[j];
+#pragma omp simd
+                for (int64_t j = 0; j <= limit; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
+                for (int64_t j = limit + 1; j < kend; j++) dr[j] = 0.0f;
+            }
+            /* dQ[nq, D] = dS K, straight into the q block of d(qkv) */
+            if (dqkv)
+                coco_sgemm(0, 0, nq, d.D, kend, 1.0f, dP, d.Tk, Kb, d.D, fq ? 0.0f : 1.0f,
+                           dqkv + (b * d.Tn + i0) * C3 + h * d.D, C3);
+            /* dK[0:kend] += dS^T Q */
+            coco_sgemm(1, 0, kend, d.D, nq, 1.0f, dP, d.Tk, Qb + i0 * C3, C3, 1.0f, dK + bh * d.Tmax * d.D, d.D);
         }
-        /* dQ[Tn, D] = dS K ; written straight into the q block of d(qkv). */
-        if (dqkv)
-            coco_sgemm(0, 0, d.Tn, d.D, d.Tk, 1.0f, dP, d.Tk, Kb, d.D, fq ? 0.0f : 1.0f, dqkv + b * d.Tn * C3 + h * d.D,
-                       C3);
-        /* dK[Tk, D] += dS^T Q */
-        coco_sgemm(1, 0, d.Tk, d.D, d.Tn, 1.0f, dP, d.Tk, Qb, C3, 1.0f, dK + bh * d.Tmax * d.D, d.D);
     }
     /* The span's own key/value columns came from qkv: move their gradient there.
      * After this the cache grad holds only the prefix's share. */
@@ -186,16 +197,18 @@ coco_tensor *coco_attention(coco_tape *tp, coco_tensor *qkv, coco_tensor *kcache
                 memcpy(Vv + ((bb * d.H + h) * d.Tmax + d.t0 + i) * d.D, row + 2 * d.C + h * d.D, (size_t)d.D * 4);
             }
         }
-    /* 2. Key mask over the first Tk columns (all ones when absent). */
-    int32_t *mk = coco_tape_alloc(tp, (size_t)(d.B * d.Tk) * 4);
+    /* 2. Additive key mask over the first Tk columns (all zeros when absent). */
+    float *madd = coco_tape_alloc(tp, (size_t)(d.B * d.Tk) * 4);
     for (int64_t bb = 0; bb < d.B; bb++)
-        for (int64_t j = 0; j < d.Tk; j++) mk[bb * d.Tk + j] = mask ? (coco_i32(mask)[bb * mask->shape[1] + j] != 0) : 1;
+        for (int64_t j = 0; j < d.Tk; j++)
+            madd[bb * d.Tk + j] = (mask && !coco_i32(mask)[bb * mask->shape[1] + j]) ? -INFINITY : 0.0f;
 
     coco_tensor *out = coco_tape_tensor(tp, COCO_F32, 3, (int64_t[]){d.B, d.Tn, d.C});
     float *o = coco_f32(out);
     int nt = coco_threads();
+    int64_t QT = (d.Tn < QB ? d.Tn : QB) * d.Tk;
     float *Pall = rec ? coco_tape_alloc(tp, (size_t)(BH * TT) * 4) : NULL;
-    float *scratch = coco_tape_alloc(tp, (size_t)nt * 2 * (size_t)TT * 4);
+    float *scratch = coco_tape_alloc(tp, (size_t)nt * 2 * (size_t)QT * 4);
     float scale = 1.0f / sqrtf((float)d.D), dscale = dropout_p > 0.0f ? 1.0f / (1.0f - dropout_p) : 1.0f;
     uint64_t seed = 0, stream = 0;
     if (dropout_p > 0.0f) {
@@ -205,26 +218,34 @@ coco_tensor *coco_attention(coco_tape *tp, coco_tensor *qkv, coco_tensor *kcache
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (BH > 1 && TT * d.D * BH >= COCO_PAR_MIN)
     for (int64_t bh = 0; bh < BH; bh++) {
         int64_t bb = bh / d.H, h = bh % d.H;
-        float *S = Pall ? Pall + bh * TT : scratch + (size_t)omp_get_thread_num() * 2 * TT;
-        float *Sd = scratch + (size_t)omp_get_thread_num() * 2 * TT + TT;
+        float *mine = scratch + (size_t)omp_get_thread_num() * 2 * QT;
         const float *Qb = x + bb * d.Tn * C3 + h * d.D;
         const float *Kb = K + bh * d.Tmax * d.D, *Vb = Vv + bh * d.Tmax * d.D;
-        /* S[Tn, Tk] = Q K^T / sqrt(D) */
-        coco_sgemm(0, 1, d.Tn, d.Tk, d.D, scale, Qb, C3, Kb, d.D, 0.0f, S, d.Tk);
-        for (int64_t i = 0; i < d.Tn; i++) masked_softmax_row(S + i * d.Tk, d.Tk, d.t0 + i, mk + bb * d.Tk);
-        const float *Puse = S;
-        if (dropout_p > 0.0f) {
-            apply_dropout(Sd, S, TT, seed, stream, (uint64_t)(bh * TT), dropout_p, dscale);
-            Puse = Sd;
+        const float *madd_b = madd + bb * d.Tk;
+        for (int64_t i0 = 0; i0 < d.Tn; i0 += QB) {
+            int64_t i1 = i0 + QB < d.Tn ? i0 + QB : d.Tn, nq = i1 - i0, kend = d.t0 + i1;
+            /* Scores of the block go straight to the saved P when recording. */
+            float *S = Pall ? Pall + bh * TT + i0 * d.Tk : mine;
+            /* S[nq, kend] = Q K^T / sqrt(D) */
+            coco_sgemm(0, 1, nq, kend, d.D, scale, Qb + i0 * C3, C3, Kb, d.D, 0.0f, S, d.Tk);
+            for (int64_t i = 0; i < nq; i++) masked_softmax_row(S + i * d.Tk, d.t0 + i0 + i, kend, madd_b);
+            const float *Puse = S;
+            if (dropout_p > 0.0f) {
+                float *Sd = mine + QT;
+                for (int64_t i = 0; i < nq; i++)
+                    apply_dropout(Sd + i * d.Tk, S + i * d.Tk, kend, seed, stream, (uint64_t)(bh * TT + (i0 + i) * d.Tk),
+                                  dropout_p, dscale);
+                Puse = Sd;
+            }
+            /* O[nq, D] = P V, into the head's slice of out [B, Tn, C] */
+            coco_sgemm(0, 0, nq, d.D, kend, 1.0f, Puse, d.Tk, Vb, d.D, 0.0f, o + (bb * d.Tn + i0) * d.C + h * d.D, d.C);
         }
-        /* O[Tn, D] = P V, written into the head's slice of out [B, Tn, C]. */
-        coco_sgemm(0, 0, d.Tn, d.D, d.Tk, 1.0f, Puse, d.Tk, Vb, d.D, 0.0f, o + bb * d.Tn * d.C + h * d.D, d.C);
     }
     if (rec) {
         coco_node *n = coco_tape_record(tp, "attention", attention_bwd, out, 3, in);
         attn_saved *sv = coco_tape_alloc(tp, sizeof *sv);
         sv->P = Pall;
-        sv->mask = mk;
+        sv->madd = madd;
         sv->seed = seed;
         sv->stream = stream;
         n->saved = sv;

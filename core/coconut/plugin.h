@@ -10,7 +10,10 @@
  *   and returns 0, or non-zero after host->seterr(...) — the host then unloads
  *   the plugin. Structs are append-only: new fields go at the end and every
  *   struct carries struct_size, so an older plugin keeps working with a newer
- *   host (fields beyond its struct_size read as absent).
+ *   host (fields beyond its struct_size read as absent). The converse holds
+ *   too: a plugin built against a newer header of the same ABI checks
+ *   host->struct_size before using a host field, and p->struct_size before
+ *   writing a descriptor field, that this header appended after ABI 1.
  *
  *   A Lua plugin is a .lua file returning a table with the same fields and
  *   callbacks (kind, name, doc, options, create, ...; see plugins/README.md);
@@ -222,6 +225,12 @@ typedef struct coco_plugin {
 } coco_plugin;
 
 typedef int (*coco_plugin_init_fn)(coco_plugin *p, const coco_host *host);
+
+/* The two symbols a plugin defines. Declared here so that a definition is
+ * type-checked and exported even when the plugin is compiled with
+ * -fvisibility=hidden (the built-in plugins are), and has C linkage in C++. */
+COCO_PLUGIN_EXPORT extern const uint32_t coco_plugin_abi;
+COCO_PLUGIN_EXPORT int coco_plugin_init(coco_plugin *p, const coco_host *host);
 
 #ifdef __cplusplus
 }

@@ -502,6 +502,7 @@ static int lua_policy_decide(void *self, int n, const int *rows, const int *nth,
 /* m:generate(prompts, opts) -> outputs[, extras]
  *   opts: max_new_tokens (64), eos_id, start_id, end_id, latent_id,
  *         eot = number | {k per prompt} | eot plugin | function(row, n, planned, hidden) -> stop,
+ *         planned = {k per prompt} (what a policy sees as the planned count),
  *         max_thoughts (16 with a policy), return_thoughts, return_logits.
  * Prompts ending with start_id think; prompts holding k latent slots followed by
  * end_id (the official eval layout) get exactly k thoughts. */
@@ -511,7 +512,7 @@ static int m_generate(lua_State *L) {
     lmodel *u = check_model(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     static const char *const keys[] = {"max_new_tokens", "eos_id", "start_id", "end_id", "latent_id", "eot", "max_thoughts",
-                                       "return_thoughts", "return_logits", NULL};
+                                       "planned", "return_thoughts", "return_logits", NULL};
     lcoco_check_keys(L, 3, keys, "generate options");
     const char *w = "generate options";
     int max_new = lcoco_opt_int(L, 3, "max_new_tokens", 64, w);
@@ -552,6 +553,16 @@ static int m_generate(lua_State *L) {
             planned[i] = k;
         }
     }
+    /* Planned thought counts (e.g. from the curriculum's eval plan), seen by the policy. */
+    if (lua_getfield(L, 3, "planned") == LUA_TTABLE) {
+        if ((int)luaL_len(L, -1) != n) lcoco_errorf(L, "generate: planned has %d counts for %d prompts", (int)luaL_len(L, -1), n);
+        for (int i = 0; i < n; i++) {
+            lua_geti(L, -1, i + 1);
+            if (planned[i] < 0) planned[i] = (int)luaL_checkinteger(L, -1);
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
     /* The <eot> policy. */
     coco_eot_policy pol;
     lua_policy lp;
@@ -623,8 +634,6 @@ static int m_generate(lua_State *L) {
             lua_rawseti(L, -2, i + 1);
         }
         nret = 2;
-    } else {
-        for (int i = 0; i < n; i++) { /* also report thought counts cheaply */ }
     }
     coco_gen_result_free(&r);
     return nret;

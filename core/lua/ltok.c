@@ -5,7 +5,7 @@
  *   coconut.tokenizer.load(json_path)                -- a saved word-level tokenizer
  *   tok:encode(s) -> {ids}      tok:decode(ids) -> string    tok:add_special(s) -> id
  *   tok:id(s) -> id | nil       tok:token(id) -> string      tok:size()  tok:kind()
- *   tok:eos()  tok:save(path)   tok:set_eos_special(bool)
+ *   tok:eos()  tok:save(path)   tok:set_eos_special(bool)   tok:is_special(id)
  * Encoding an unknown word (word-level without <unk>) raises an error naming it.
  * Ids are 0-based, as in the files and the model.
  */
@@ -146,6 +146,11 @@ static int t_token(lua_State *L) {
     return 1;
 }
 
+static int t_is_special(lua_State *L) {
+    lua_pushboolean(L, coco_tok_is_special(check_tok(L, 1), (int32_t)luaL_checkinteger(L, 2)));
+    return 1;
+}
+
 static int t_size(lua_State *L) {
     lua_pushinteger(L, coco_tok_size(check_tok(L, 1)));
     return 1;
@@ -183,7 +188,7 @@ static int t_tostring(lua_State *L) {
 
 void lcoco_open_tokenizer(lua_State *L) {
     static const luaL_Reg m[] = {{"encode", t_encode},   {"decode", t_decode}, {"add_special", t_add_special},
-                                 {"id", t_id},           {"token", t_token},   {"size", t_size},
+                                 {"id", t_id},           {"token", t_token},   {"is_special", t_is_special},   {"size", t_size},
                                  {"kind", t_kind},       {"eos", t_eos},       {"set_eos_special", t_set_eos_special},
                                  {"save", t_save},       {"close", t_gc},      {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__gc", t_gc}, {"__close", t_gc}, {"__tostring", t_tostring}, {NULL, NULL}};

@@ -81,6 +81,11 @@
  * Errors: malformed files return -1 with coco_seterr naming the file and the
  * line:column (JSON syntax) or the 0-based example index and the field;
  * invalid parameters are misuse (coco_fail). Nothing here prints or exits.
+ *
+ * Plugin: the end of this file makes it the dataset plugin "prosqa" (built to
+ * build/plugins/dataset/prosqa.so; see "dataset plugin" below for options and
+ * file resolution). tests/c/test_prosqa.c includes this file directly to test
+ * the functions above; the plugin part compiles there too and is unused.
  */
 #include <errno.h>
 #include <math.h>
@@ -93,6 +98,7 @@
 #include <sys/types.h>
 
 #include "coconut/base.h"
+#include "coconut/plugin.h"
 #include "coconut/rng.h"
 
 /* ================================================================== API */
@@ -1013,4 +1019,173 @@ void prosqa_stats_compute(const prosqa_set *s, prosqa_stats *st) {
 #undef PQ_MOMENTS
     st->root1_share /= N;
     for (int k = 0; k < 4; k++) st->label_mean[k] /= N;
+}
+
+/* ============================================================ dataset plugin */
+
+/* Options (all optional):
+ *   dir          directory of the split files ("datasets/prosqa")
+ *   train_file, valid_file, test_file
+ *                explicit file of a split, as given (relative to the working
+ *                directory); "" = <dir>/<split>.json, or the official name
+ *                <dir>/prosqa_<split>.json when only that exists
+ *   generate     when a split has no file (and no explicit *_file), generate
+ *                all three splits into <dir> with seed and n_* (true)
+ *   seed         generator seed (20241209)
+ *   n_train, n_valid, n_test   generator sizes (17886 / 300 / 500, the
+ *                official sizes)
+ * load(split) emits every example of the split in file order with
+ * meta_json = {"idx_to_symbol":[...],"edges":[[s,d],...],"root":r,"target":t,
+ * "neg_target":n} (compact JSON), the graph the probes use. prepare()
+ * (re)generates <dir>/{train,valid,test}.json unconditionally. */
+
+static const coco_host *pq_host;
+
+typedef struct pq_plugin {
+    char *dir, *file[PROSQA_NSPLITS];
+    int generate;
+    uint64_t seed;
+    int counts[PROSQA_NSPLITS];
+} pq_plugin;
+
+static const coco_option_spec pq_options[] = {
+    {"dir", COCO_OPT_STR, PROSQA_DEFAULT_DIR, "directory of {train,valid,test}.json (or prosqa_{split}.json)"},
+    {"train_file", COCO_OPT_STR, "", "explicit train file (\"\" = from dir)"},
+    {"valid_file", COCO_OPT_STR, "", "explicit valid file (\"\" = from dir)"},
+    {"test_file", COCO_OPT_STR, "", "explicit test file (\"\" = from dir)"},
+    {"generate", COCO_OPT_BOOL, "true", "generate the three splits into dir when a split file is missing"},
+    {"seed", COCO_OPT_INT, "20241209", "generator seed"},
+    {"n_train", COCO_OPT_INT, "17886", "generated train examples"},
+    {"n_valid", COCO_OPT_INT, "300", "generated valid examples"},
+    {"n_test", COCO_OPT_INT, "500", "generated test examples"},
+    {NULL, 0, NULL, NULL},
+};
+
+static void pq_plugin_destroy(void *self) {
+    pq_plugin *q = self;
+    if (!q) return;
+    free(q->dir);
+    for (int s = 0; s < PROSQA_NSPLITS; s++) free(q->file[s]);
+    free(q);
+}
+
+static int pq_plugin_create(const coco_options *o, void **self) {
+    static const char *const file_opt[PROSQA_NSPLITS] = {"train_file", "valid_file", "test_file"};
+    static const char *const count_opt[PROSQA_NSPLITS] = {"n_train", "n_valid", "n_test"};
+    int64_t counts[PROSQA_NSPLITS];
+    for (int s = 0; s < PROSQA_NSPLITS; s++) {
+        counts[s] = pq_host->opt_int(o, count_opt[s]);
+        if (counts[s] < 0 || counts[s] > 100000000)
+            return pq_host->seterr("dataset 'prosqa': option '%s' = %lld is outside 0..100000000", count_opt[s],
+                                   (long long)counts[s]);
+    }
+    const char *dir = pq_host->opt_str(o, "dir");
+    if (!*dir) return pq_host->seterr("dataset 'prosqa': option 'dir' is empty");
+    pq_plugin *q = coco_calloc(1, sizeof *q, "prosqa plugin");
+    q->dir = coco_strdup(dir);
+    for (int s = 0; s < PROSQA_NSPLITS; s++) {
+        q->file[s] = coco_strdup(pq_host->opt_str(o, file_opt[s]));
+        q->counts[s] = (int)counts[s];
+    }
+    q->generate = pq_host->opt_bool(o, "generate");
+    q->seed = (uint64_t)pq_host->opt_int(o, "seed");
+    *self = q;
+    return 0;
+}
+
+static int pq_plugin_prepare(void *self) {
+    pq_plugin *q = self;
+    pq_host->log("generating ProsQA into %s (seed %llu; %d train, %d valid, %d test)", q->dir,
+                 (unsigned long long)q->seed, q->counts[PROSQA_TRAIN], q->counts[PROSQA_VALID], q->counts[PROSQA_TEST]);
+    return prosqa_generate_files(q->dir, NULL, q->seed, q->counts);
+}
+
+static int pq_exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The file of split s (malloc'ed), generating the splits when allowed; NULL + errmsg. */
+static char *pq_plugin_path(pq_plugin *q, int s) {
+    const char *name = prosqa_split_name(s);
+    if (q->file[s][0]) {
+        if (pq_exists(q->file[s])) return coco_strdup(q->file[s]);
+        coco_seterr("dataset 'prosqa': %s_file '%s' does not exist", name, q->file[s]);
+        return NULL;
+    }
+    size_t n = strlen(q->dir) + 32;
+    char *ours = coco_malloc(n, "prosqa path"), *official = coco_malloc(n, "prosqa path");
+    snprintf(ours, n, "%s/%s.json", q->dir, name);
+    snprintf(official, n, "%s/prosqa_%s.json", q->dir, name);
+    char *found = NULL;
+    if (pq_exists(ours)) found = ours, ours = NULL;
+    else if (pq_exists(official)) found = official, official = NULL;
+    else if (!q->generate)
+        coco_seterr("dataset 'prosqa': no %s split: neither %s nor %s exists (set generate=true, or %s_file)", name, ours,
+                    official, name);
+    else if (pq_plugin_prepare(q) == 0)
+        found = ours, ours = NULL;
+    free(ours);
+    free(official);
+    return found;
+}
+
+/* The graph of an example as compact JSON (malloc'ed). */
+static char *pq_meta_json(const prosqa_example *e) {
+    json_t *o = json_object(), *sym = json_array(), *edges = json_array();
+    for (int i = 0; i < e->n_nodes; i++) json_array_append_new(sym, json_string(e->symbols[i]));
+    for (int i = 0; i < e->n_edges; i++) json_array_append_new(edges, json_pack("[ii]", e->edges[i][0], e->edges[i][1]));
+    json_object_set_new(o, "idx_to_symbol", sym);
+    json_object_set_new(o, "edges", edges);
+    json_object_set_new(o, "root", json_integer(e->root));
+    json_object_set_new(o, "target", json_integer(e->target));
+    json_object_set_new(o, "neg_target", json_integer(e->neg_target));
+    char *txt = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    json_decref(o);
+    if (!txt) coco_fail("prosqa: out of memory serialising an example's graph");
+    char *copy = coco_strdup(txt); /* jansson's allocator may differ from ours */
+    free(txt);
+    return copy;
+}
+
+static int pq_plugin_load(void *self, const char *split, const coco_example_sink *sink) {
+    pq_plugin *q = self;
+    int s = -1;
+    for (int k = 0; k < PROSQA_NSPLITS; k++)
+        if (split && !strcmp(split, prosqa_split_name(k))) s = k;
+    if (s < 0) return coco_seterr("dataset 'prosqa': unknown split '%s' (expected train, valid or test)", split);
+    char *path = pq_plugin_path(q, s);
+    if (!path) return -1;
+    prosqa_set set;
+    int rc = prosqa_load_json(path, &set);
+    free(path);
+    for (int i = 0; rc == 0 && i < set.n; i++) {
+        const prosqa_example *e = &set.ex[i];
+        char *meta = pq_meta_json(e);
+        coco_example ex = {e->question, (const char *const *)e->steps, e->n_steps, e->answer, meta};
+        rc = sink->add(sink->ud, &ex);
+        free(meta);
+    }
+    prosqa_set_free(&set);
+    return rc ? -1 : 0;
+}
+
+static const coco_dataset_vt pq_vt = {
+    .struct_size = sizeof(coco_dataset_vt),
+    .create = pq_plugin_create,
+    .destroy = pq_plugin_destroy,
+    .load = pq_plugin_load,
+    .prepare = pq_plugin_prepare,
+};
+
+COCO_PLUGIN_DECLARE();
+
+int coco_plugin_init(coco_plugin *p, const coco_host *host) {
+    pq_host = host;
+    p->kind = COCO_KIND_DATASET;
+    p->name = "prosqa";
+    p->doc = "ProsQA (Coconut paper): loads {train,valid,test}.json, generating them when missing";
+    p->options = pq_options;
+    p->vtable = &pq_vt;
+    return 0;
 }

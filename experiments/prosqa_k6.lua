@@ -1,0 +1,90 @@
+-- experiments/prosqa_k6.lua — ProsQA with Coconut (k = 6 stages), CoT and No-CoT.
+--
+--   coconut run experiments/prosqa_k6.lua                       -- preset small, all three methods
+--   coconut run experiments/prosqa_k6.lua --preset quick        -- a ~2 minute smoke run
+--   coconut run experiments/prosqa_k6.lua --method coconut --epochs_per_stage 2
+--   coconut run experiments/prosqa_k6.lua --preset paper --model_path gpt2/model.safetensors \
+--       --gpt2_vocab gpt2/vocab.json --gpt2_merges gpt2/merges.txt --data datasets/prosqa
+--   coconut run experiments/prosqa_k6.lua --help                -- every option with its value
+--
+-- Presets:
+--   paper  the official ProsQA Coconut config (args/prosqa_coconut.yaml): GPT-2 124M
+--          from HF weights, GPT-2 tokenizer, lr 1e-4, weight decay 0.01, global batch
+--          128, 50 epochs, c = 1, max stage 6, 5 epochs per stage, latents padded to
+--          the maximum, uniform_prob 0. Needs the weights and tokenizer files.
+--   small  (default) finishes on a 2-core machine in about half an hour for all three
+--          methods: generated ProsQA data, a word-level tokenizer, a small GPT-2 trained
+--          from scratch and a scaled-down schedule.
+--   quick  a couple of minutes, for tests.
+local E = require "coco.experiment"
+local O = require "coco.options"
+
+local spec = O.spec{
+  -- what to run
+  {"preset", "string", "small", "paper | small | quick"},
+  {"method", "string", "all", "coconut | cot | nocot | all | comma-separated list"},
+  {"run", "string", "", "run name (default: the preset); results go to <results>/prosqa_k6/<run>/"},
+  {"results", "string", "results", "results root"},
+  {"resume", "bool", false, "continue an interrupted run from its last checkpoints"},
+  {"overwrite", "bool", false, "replace a finished run of the same name"},
+  {"seed", "int", 0, "seed of model initialisation, data order and dropout"},
+  {"threads", "int", 0, "BLIS/OpenMP threads (0: COCONUT_THREADS or all CPUs)"},
+  -- data
+  {"data", "string", "datasets/prosqa", "ProsQA directory; generated there when files are missing"},
+  {"train_file", "string", "", "explicit train JSON (e.g. the official prosqa_train.json)"},
+  {"valid_file", "string", "", "explicit valid JSON"},
+  {"test_file", "string", "", "explicit test JSON"},
+  {"data_seed", "int", 20241209, "seed of the ProsQA generator"},
+  {"n_train", "int", 0, "use the first n training examples (0: all)"},
+  {"n_valid", "int", 0, "use the first n validation examples (0: all)"},
+  {"n_test", "int", 0, "use the first n test examples (0: all)"},
+  {"extra_eval", "string", "", "extra JSON files scored with the best checkpoint: name=path,... (e.g. official=../shared/data/prosqa/valid.json)"},
+  -- tokenizer and model
+  {"tokenizer", "string", "words", "words (built from the training text) | gpt2"},
+  {"gpt2_vocab", "string", "", "GPT-2 vocab.json / encoder.json (tokenizer gpt2)"},
+  {"gpt2_merges", "string", "", "GPT-2 merges.txt / vocab.bpe (tokenizer gpt2)"},
+  {"model", "string", "small", "GPT-2 preset trained from scratch: tiny | small | mini | gpt2"},
+  {"model_path", "string", "", "HF GPT-2 model.safetensors (config.json beside it); overrides --model"},
+  {"init_token", "string", "<<", "existing token whose embedding initialises the new special tokens"},
+  {"n_positions", "int", 512, "context length of a model trained from scratch"},
+  {"dropout", "number", 0.1, "dropout (HF GPT-2 default 0.1) during training"},
+  -- optimisation
+  {"lr", "number", 1e-4, "AdamW learning rate (constant)"},
+  {"weight_decay", "number", 0.01, "AdamW decoupled weight decay, on all parameters"},
+  {"beta1", "number", 0.9, "AdamW beta1"},
+  {"beta2", "number", 0.999, "AdamW beta2"},
+  {"clip", "number", 0, "gradient-norm clipping (0: off, as the official code)"},
+  {"batch_size", "int", 128, "global batch: examples per optimizer step"},
+  {"micro_batch", "int", 32, "examples per forward/backward (gradients accumulate up to batch_size)"},
+  -- curriculum (Coconut)
+  {"c_thought", "int", 1, "continuous thoughts per replaced step (c)"},
+  {"max_latent_stage", "int", 6, "stages that replace steps (k)"},
+  {"epochs_per_stage", "int", 5, "epochs per stage"},
+  {"epochs", "int", 50, "total epochs of the Coconut run (the last stage gets what remains)"},
+  {"baseline_epochs", "int", 0, "epochs of the CoT and No-CoT runs (0: same as --epochs)"},
+  {"pad_latent_to_max", "bool", true, "use max_latent_stage thoughts for short chains too (ProsQA config)"},
+  {"uniform_prob", "number", 0.0, "probability of training an example at a random stage"},
+  {"reset_optimizer", "bool", true, "reset AdamW at each stage switch"},
+  {"max_epochs", "int", 0, "stop after this many epochs (0: the full schedule)"},
+  -- evaluation
+  {"eot", "string", "fixed", "<eot> policy plugin"},
+  {"eval_batch", "int", 64, "prompts generated together"},
+  {"max_new_tokens", "int", 128, "greedy tokens after the thoughts"},
+  {"probes", "string", "", "probe plugins run during evaluation, comma-separated"},
+  {"pause_tokens", "int", 0, "add a <|pause|> token to the tokenizer (pause curricula)"},
+}
+
+local presets = {
+  default_preset = "small",
+  paper = {tokenizer = "gpt2", model = "gpt2", lr = 1e-4, weight_decay = 0.01, batch_size = 128, micro_batch = 16,
+           epochs = 50, c_thought = 1, max_latent_stage = 6, epochs_per_stage = 5, pad_latent_to_max = true,
+           uniform_prob = 0.0, dropout = 0.1, max_new_tokens = 128, eval_batch = 32},
+  small = {model = "small", n_positions = 512, lr = 1e-3, weight_decay = 0.01, batch_size = 32, micro_batch = 32,
+           n_train = 3000, n_valid = 200, n_test = 500, max_latent_stage = 6, epochs_per_stage = 1, epochs = 10,
+           baseline_epochs = 10, dropout = 0.0, max_new_tokens = 48, eval_batch = 100},
+  quick = {model = "tiny", n_positions = 512, lr = 3e-3, batch_size = 16, micro_batch = 16, n_train = 96, n_valid = 24,
+           n_test = 24, max_latent_stage = 2, epochs_per_stage = 1, epochs = 3, baseline_epochs = 2, dropout = 0.0,
+           max_new_tokens = 24, eval_batch = 24},
+}
+
+E.main{name = "prosqa_k6", spec = spec, presets = presets, argv = arg, dataset = "prosqa", all_methods = "coconut,cot,nocot"}

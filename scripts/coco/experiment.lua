@@ -1,0 +1,213 @@
+-- coco.experiment — the shared driver of experiment scripts: data, tokenizer,
+-- models, plugins, one run per method, the comparison table and figures.
+--
+--   local E = require "coco.experiment"
+--   E.main{name = "prosqa_k6", spec = spec, presets = presets, argv = arg, dataset = "prosqa"}
+--
+-- Methods map to curriculum plugins: coconut (and its ablations through the
+-- curriculum options), cot, nocot. All methods of one invocation share the
+-- data, the tokenizer and the model initialisation (same seed), so their
+-- numbers are comparable. Results go to <results>/<name>/<run>/<method>/ and a
+-- results.csv with one row per method at <results>/<name>/<run>/.
+local O = require "coco.options"
+local R = require "coco.run"
+local F = require "coco.figures"
+local P = require "coco.progress"
+
+local E = {}
+
+local function split_list(s)
+  local t = {}
+  for x in tostring(s):gmatch("[^,%s]+") do t[#t + 1] = x end
+  return t
+end
+E.split_list = split_list
+
+local function take(list, n)
+  if not n or n <= 0 or n >= #list then return list end
+  local t = {}
+  for i = 1, n do t[i] = list[i] end
+  return t
+end
+
+-- Texts the word-level vocabulary is built from: exactly the strings the
+-- layout tokenizes (question .. "\n", step .. "\n", "### " .. answer).
+local function layout_texts(examples)
+  local t = {}
+  for _, ex in ipairs(examples) do
+    t[#t + 1] = ex.question .. "\n"
+    for _, s in ipairs(ex.steps) do t[#t + 1] = s .. "\n" end
+    t[#t + 1] = "### " .. ex.answer
+  end
+  return t
+end
+
+local SPECIALS = {"<|start-latent|>", "<|end-latent|>", "<|latent|>"}
+
+function E.tokenizer(o, train)
+  local tok
+  if o.tokenizer == "words" then
+    tok = assert(coconut.tokenizer.words(layout_texts(train), {specials = SPECIALS, unk = true}))
+  elseif o.tokenizer == "gpt2" then
+    if o.gpt2_vocab == "" then error("--tokenizer gpt2 needs --gpt2_vocab (vocab.json or encoder.json) and --gpt2_merges", 0) end
+    local err
+    tok, err = coconut.tokenizer.gpt2(o.gpt2_vocab, o.gpt2_merges ~= "" and o.gpt2_merges or nil)
+    if not tok then error(err, 0) end
+    for _, s in ipairs(SPECIALS) do tok:add_special(s) end
+  else
+    error("--tokenizer must be 'words' or 'gpt2', got '" .. o.tokenizer .. "'", 0)
+  end
+  local special = {start = tok:id(SPECIALS[1]), end_ = tok:id(SPECIALS[2]), latent = tok:id(SPECIALS[3]), eos = tok:eos()}
+  if o.pause_tokens and o.pause_tokens > 0 then special.pause = tok:add_special("<|pause|>") end
+  return tok, special
+end
+
+-- A model for one method: from HF weights (then the vocabulary grows by the
+-- added tokens, new rows copied from init_token) or fresh with the seed.
+function E.model(o, tok)
+  local m
+  if o.model_path ~= "" then
+    local err
+    m, err = coconut.gpt2.load(o.model_path)
+    if not m then error(err, 0) end
+    local base = m:config().vocab_size
+    if tok:size() > base then
+      local from = tok:id(o.init_token)
+      if not from then error("--init_token '" .. o.init_token .. "' is not a token of the tokenizer", 0) end
+      m:add_tokens(tok:size() - base, from)
+    end
+  else
+    m = coconut.gpt2.new{preset = o.model, vocab_size = tok:size(), n_positions = o.n_positions, dropout = o.dropout,
+                         seed = o.seed + 1}
+  end
+  local c = m:config()
+  if c.vocab_size < tok:size() then
+    error(string.format("the model's vocabulary (%d) is smaller than the tokenizer's (%d)", c.vocab_size, tok:size()), 0)
+  end
+  return m
+end
+
+function E.curriculum(o, method)
+  if method == "coconut" then
+    return coconut.plugin.load("curriculum", "coconut", {
+      c_thought = o.c_thought, max_latent_stage = o.max_latent_stage, epochs_per_stage = o.epochs_per_stage,
+      epochs = o.epochs, pad_latent_to_max = o.pad_latent_to_max, uniform_prob = o.uniform_prob,
+      reset_optimizer = o.reset_optimizer})
+  elseif method == "cot" or method == "nocot" then
+    return coconut.plugin.load("curriculum", method, {epochs = o.baseline_epochs > 0 and o.baseline_epochs or o.epochs})
+  end
+  -- any other curriculum plugin by name, with its defaults
+  return coconut.plugin.load("curriculum", method, {})
+end
+
+local function check_dataset(examples, split)
+  for i, ex in ipairs(examples) do
+    if type(ex.question) ~= "string" or type(ex.answer) ~= "string" or type(ex.steps) ~= "table" then
+      error(string.format("dataset split '%s': example %d lacks question/steps/answer", split, i), 0)
+    end
+  end
+end
+
+function E.main(cfg)
+  local o = O.parse(cfg.spec, cfg.presets, cfg.argv)
+  local t_all = coconut.time()
+  if o.threads > 0 then coconut.set_threads(o.threads) end
+  local root = string.format("%s/%s/%s", o.results, cfg.name, o.run ~= "" and o.run or o.preset)
+  if coconut.fs.exists(root .. "/results.csv") and not o.resume and not o.overwrite then
+    error(string.format("%s already holds a finished run; pass --resume to continue it, --overwrite to replace it, or --run NAME", root), 0)
+  end
+  assert(coconut.fs.mkdir(root))
+  local methods = o.method == "all" and split_list(cfg.all_methods or "coconut,cot,nocot") or split_list(o.method)
+  assert(coconut.json.write(root .. "/config.json", O.resolved(cfg.spec, o)))
+  local info = coconut.info()
+  P.log("[%s] coconut %s, %s, BLIS %s (%s), %d threads; results in %s", cfg.name, info.version, info.lua, info.blis,
+    info.blis_arch, info.threads, root)
+
+  -- data
+  local ds = coconut.plugin.load("dataset", cfg.dataset, {
+    dir = o.data, train_file = o.train_file, valid_file = o.valid_file, test_file = o.test_file, generate = true,
+    seed = o.data_seed})
+  local data = {train = take(ds:load("train"), o.n_train), valid = take(ds:load("valid"), o.n_valid),
+                test = take(ds:load("test"), o.n_test), extra = {}}
+  for split, list in pairs(data) do if split ~= "extra" then check_dataset(list, split) end end
+  if o.extra_eval ~= "" then
+    for _, spec in ipairs(split_list(o.extra_eval)) do
+      local name, path = spec:match("^([%w_]+)=(.+)$")
+      if not name then name, path = coconut.fs.basename(spec):gsub("%.json$", ""), spec end
+      if not coconut.fs.exists(path) then error("--extra_eval: " .. path .. " does not exist", 0) end
+      local x = coconut.plugin.load("dataset", cfg.dataset, {valid_file = path, generate = false, dir = o.data})
+      data.extra[name] = x:load("valid")
+    end
+  end
+  P.log("[%s] data: %d train, %d valid, %d test examples", cfg.name, #data.train, #data.valid, #data.test)
+  local tok, special = E.tokenizer(o, data.train)
+  if o.tokenizer == "words" then assert(tok:save(root .. "/tokenizer.json")) end
+  P.log("[%s] tokenizer: %s, %d tokens", cfg.name, tok:kind(), tok:size())
+
+  local eot = coconut.plugin.load("eot", o.eot, {})
+  local results = {}
+  for _, method in ipairs(methods) do
+    local dir = root .. "/" .. method
+    local t0 = coconut.time()
+    local model = E.model(o, tok)
+    if method == methods[1] then P.log("[%s] model: %s", cfg.name, tostring(model)) end
+    local probes = {}
+    for _, name in ipairs(split_list(o.probes)) do
+      probes[#probes + 1] = {name = name, plugin = coconut.plugin.load("probe", name, {})}
+    end
+    local cur = E.curriculum(o, method)
+    assert(coconut.fs.mkdir(dir))
+    local mo = {}
+    for k, v in pairs(o) do mo[k] = v end
+    mo.method = method
+    assert(coconut.json.write(dir .. "/config.json", O.resolved(cfg.spec, mo)))
+    local r = R.run{dir = dir, opts = o, model = model, tok = tok, special = special, data = data, curriculum = cur,
+                    eot = eot, probes = probes, method = method}
+    r.method = method
+    r.seconds = coconut.time() - t0
+    results[#results + 1] = r
+  end
+
+  -- one row per method
+  local cols = {"method", "best_epoch", "valid_accuracy", "test_accuracy", "train_seconds", "wall_seconds"}
+  local extra_names = {}
+  for name in pairs(data.extra) do extra_names[#extra_names + 1] = name end
+  table.sort(extra_names)
+  for _, n in ipairs(extra_names) do cols[#cols + 1] = n .. "_accuracy" end
+  local w = assert(coconut.csv.open(root .. "/results.csv", cols))
+  for _, r in ipairs(results) do
+    local row = {method = r.method, best_epoch = r.best_epoch, valid_accuracy = r.valid, test_accuracy = r.test or "",
+                 train_seconds = r.wall, wall_seconds = r.seconds}
+    for _, n in ipairs(extra_names) do row[n .. "_accuracy"] = r.extra[n] end
+    w:row(row)
+  end
+  assert(w:close())
+  local cmp_png
+  if #results > 1 then
+    local ms = {}
+    for _, r in ipairs(results) do ms[#ms + 1] = r.method end
+    cmp_png = F.compare(root, ms, cfg.name)
+  end
+
+  -- the short table
+  print("")
+  print(string.format("%-10s %10s %10s %12s %s", "method", "valid acc", "test acc", "wall time",
+    #extra_names > 0 and table.concat(extra_names, " ") or ""))
+  for _, r in ipairs(results) do
+    local ex = {}
+    for _, n in ipairs(extra_names) do ex[#ex + 1] = string.format("%.3f", r.extra[n]) end
+    print(string.format("%-10s %10.3f %10s %12s %s", r.method, r.valid, r.test and string.format("%.3f", r.test) or "-",
+      P.fmt_time(r.seconds), table.concat(ex, " ")))
+  end
+  print("")
+  print("results:  " .. root .. "/results.csv")
+  for _, r in ipairs(results) do
+    local d = root .. "/" .. r.method
+    print(string.format("%-9s %s/{metrics,eval,summary}.csv, figures: %s, %s", r.method .. ":", d, r.figures[1][1], r.figures[2][1]))
+  end
+  if cmp_png then print("compare:  " .. cmp_png) end
+  print(string.format("total %s", P.fmt_time(coconut.time() - t_all)))
+  return results
+end
+
+return E

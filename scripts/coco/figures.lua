@@ -1,0 +1,91 @@
+-- coco.figures — gnuplot figures as pure functions of the run's CSV files.
+--
+-- Each figure is a .gp script kept in <dir>/figures/ and rendered to .png and
+-- .svg with the working directory at <dir>, so
+--     cd <dir> && gnuplot -c figures/accuracy.gp figures/accuracy.png figures/accuracy.svg
+-- re-renders it from the CSVs alone (no retraining). Terminals: pngcairo when
+-- this gnuplot has it, else png (libgd); svg is built in.
+local F = {}
+
+local HEADER = [[
+# %s
+# Rendered by coconut from CSV files; re-render with:
+#   gnuplot -c %s <out.png> <out.svg>      (working directory: the run directory)
+set datafile separator comma
+set datafile missing "nan"
+set key outside right top
+set termoption noenhanced
+set grid
+if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) { set terminal pngcairo size 900,520 font "sans,10" } else { set terminal png size 900,520 }
+set output ARG1
+]]
+
+local FOOTER = [[
+set terminal svg size 900,520 dynamic font "sans,10"
+set output ARG2
+replot
+unset output
+]]
+
+local function render(dir, name, body, title)
+  assert(coconut.fs.mkdir(dir .. "/figures"))
+  local gp = "figures/" .. name .. ".gp"
+  local text = string.format(HEADER, title, gp) .. body .. FOOTER
+  assert(coconut.fs.write(dir .. "/" .. gp, text))
+  -- Render to temp names and rename, so a failed render leaves no half image.
+  local png, svg = "figures/" .. name .. ".png", "figures/" .. name .. ".svg"
+  coconut.plot(dir .. "/" .. gp, {png .. ".tmp", svg .. ".tmp"}, dir)
+  assert(os.rename(dir .. "/" .. png .. ".tmp", dir .. "/" .. png))
+  assert(os.rename(dir .. "/" .. svg .. ".tmp", dir .. "/" .. svg))
+  return dir .. "/" .. png, dir .. "/" .. svg
+end
+F.render = render
+
+-- Stage boundaries: the stage is drawn as a step line on the right axis, read
+-- from the same CSV, so boundaries stay a function of the data.
+local STAGE = [[, "summary.csv" using "epoch":(strcol("split") eq "valid" ? column("stage") : NaN) axes x1y2 with steps lw 1 dt 2 lc rgb "#888888" title "stage"]]
+
+-- Per-method figures: training loss and validation accuracy per epoch.
+function F.method(dir, title)
+  local out = {}
+  local loss = [[
+set title "]] .. title .. [[: training loss"
+set xlabel "epoch"
+set ylabel "loss"
+set y2label "stage"
+set y2tics 1
+set ytics nomirror
+plot "metrics.csv" using (column("epoch") - 1 + column("epoch_progress")):"loss" with lines lw 1 lc rgb "#a6c8e8" title "loss (per step)", \
+     "summary.csv" using "epoch":(strcol("split") eq "valid" ? column("train_loss") : NaN) with linespoints lw 2 pt 7 lc rgb "#1f5fa6" title "mean loss (per epoch)"]] .. STAGE .. "\n"
+  out[#out + 1] = {render(dir, "loss", loss, title .. " training loss")}
+  local acc = [[
+set title "]] .. title .. [[: validation accuracy"
+set xlabel "epoch"
+set ylabel "accuracy"
+set yrange [0:1]
+set y2label "stage"
+set y2tics 1
+set ytics nomirror
+plot "summary.csv" using "epoch":(strcol("split") eq "valid" ? column("accuracy") : NaN) with linespoints lw 2 pt 7 lc rgb "#c0392b" title "valid accuracy"]] .. STAGE .. "\n"
+  out[#out + 1] = {render(dir, "accuracy", acc, title .. " validation accuracy")}
+  return out
+end
+
+-- Accuracy per epoch of several methods (each in <root>/<method>/summary.csv).
+function F.compare(root, methods, title)
+  local parts = {}
+  local colors = {"#c0392b", "#1f5fa6", "#27ae60", "#8e44ad", "#d35400", "#2c3e50"}
+  for i, m in ipairs(methods) do
+    parts[#parts + 1] = string.format([["%s/summary.csv" using "epoch":(strcol("split") eq "valid" ? column("accuracy") : NaN) with linespoints lw 2 pt 7 lc rgb "%s" title "%s"]],
+      m, colors[(i - 1) % #colors + 1], m)
+  end
+  local body = [[
+set title "]] .. title .. [[: validation accuracy by method"
+set xlabel "epoch"
+set ylabel "accuracy"
+set yrange [0:1]
+plot ]] .. table.concat(parts, ", \\\n     ") .. "\n"
+  return render(root, "compare_accuracy", body, title .. " accuracy by method")
+end
+
+return F

@@ -1,0 +1,287 @@
+-- coco.run — train and evaluate one method (one curriculum) and write its results.
+--
+--   local R = require "coco.run"
+--   local summary = R.run{dir =, opts =, model =, tok =, special =, data =, curriculum =, eot =, probes =, method =}
+--
+-- Schedule: stages in order, each for curriculum:stage_epochs(stage) epochs;
+-- every epoch builds the training layouts with the curriculum (a seeded rng per
+-- epoch), reshuffles with the seed, and takes AdamW steps over global batches
+-- accumulated from micro-batches (the step's gradient is the mean of the
+-- micro-batch mean losses, as the official run.py divides by the accumulation
+-- steps). The optimizer is reset where the curriculum says (stage switches).
+-- After every epoch: greedy evaluation on the valid split, eval.csv rows,
+-- a summary.csv row, the last checkpoint, and the best one by valid accuracy.
+-- At the end the best checkpoint is scored on the test split (and on extra
+-- files if given).
+--
+-- Files in dir: config.json, metrics.csv (per optimizer step), eval.csv (per
+-- example), summary.csv (per epoch and split), probes/<probe>.csv,
+-- checkpoints/{last,best}/, figures/. Every file is written atomically or
+-- appended row by row; --resume continues from checkpoints/last.
+local Layout = require "coco.layout"
+local P = require "coco.progress"
+local F = require "coco.figures"
+
+local R = {}
+
+local METRICS = {"step", "epoch", "stage", "epoch_progress", "loss", "lr", "grad_norm", "tokens_per_s", "seconds"}
+local EVAL = {"split", "id", "epoch", "stage", "k", "prediction", "gold", "correct", "new_tokens", "thoughts", "output"}
+local SUMMARY = {"split", "epoch", "stage", "train_loss", "accuracy", "n", "epoch_seconds", "train_tokens_per_s", "eval_seconds", "lr"}
+
+local function join(dir, name) return dir .. "/" .. name end
+
+-- Stage of each epoch (1-based epochs) from the curriculum.
+local function schedule(cur)
+  local epochs = {}
+  for st = 0, cur:num_stages() - 1 do
+    for _ = 1, cur:stage_epochs(st) do epochs[#epochs + 1] = st end
+  end
+  return epochs
+end
+R.schedule = schedule
+
+-- ------------------------------------------------------------------ evaluation
+
+-- Greedy generation over a split; returns accuracy, rows written, seconds.
+function R.evaluate(ctx, split, examples, epoch, stage, eval_csv)
+  local o, m, lay = ctx.opts, ctx.model, ctx.layout
+  local t0 = coconut.time()
+  local correct, n = 0, #examples
+  local want_thoughts, want_logits = false, false
+  for _, p in ipairs(ctx.probes) do
+    local w = p.plugin:wants()
+    want_thoughts = want_thoughts or w.thoughts
+    want_logits = want_logits or w.logits
+  end
+  local bar = P.new{total = n, label = string.format("  eval %s epoch %d", split, epoch), every = math.max(1, n // 4), unit = "ex"}
+  local bs = o.eval_batch
+  for first = 1, n, bs do
+    local last = math.min(n, first + bs - 1)
+    local prompts, planned, prompt_ids = {}, {}, {}
+    for i = first, last do
+      local ex = examples[i]
+      local plan = ctx.curriculum:eval_plan(stage, #ex.steps)
+      local ids, k = lay:eval_prompt(ex, plan)
+      prompts[#prompts + 1] = ids
+      planned[#planned + 1] = k
+      prompt_ids[#prompt_ids + 1] = ids
+    end
+    local gopts = {max_new_tokens = o.max_new_tokens, eos_id = ctx.special.eos, start_id = ctx.special.start,
+                   end_id = ctx.special.end_, latent_id = ctx.special.latent, planned = planned,
+                   eot = ctx.eot, return_thoughts = want_thoughts, return_logits = want_logits}
+    local outs, extra = m:generate(prompts, gopts)
+    for j, new in ipairs(outs) do
+      local i = first + j - 1
+      local ex = examples[i]
+      -- Official extraction: decode the whole sequence without special tokens,
+      -- take the text after the last '#'.
+      local full = {}
+      for _, t in ipairs(prompt_ids[j]) do full[#full + 1] = t end
+      for _, t in ipairs(new) do full[#full + 1] = t end
+      local text = lay:decode_visible(full)
+      local out_text = lay:decode_visible(new)
+      local pred = Layout.extract_answer(text)
+      local ok = pred == ex.answer
+      if ok then correct = correct + 1 end
+      local nth = extra and extra[j].n_thoughts or planned[j]
+      eval_csv:row{split = split, id = ex.id or (i - 1), epoch = epoch, stage = stage, k = planned[j], prediction = pred,
+                   gold = ex.answer, correct = ok and 1 or 0, new_tokens = #new, thoughts = nth, output = out_text}
+      if #ctx.probes > 0 then
+        local tt = {}
+        for q, t in ipairs(new) do tt[q] = lay.tok:decode({t}) end
+        local ev = {split = split, epoch = epoch, stage = stage, index = i - 1, question = ex.question, gold = ex.answer,
+                    prediction = pred, output_text = out_text, correct = ok, meta_json = ex.meta_json,
+                    thoughts = extra and extra[j].thoughts, logits = extra and extra[j].logits, tokens = new, token_text = tt}
+        for _, p in ipairs(ctx.probes) do
+          for _, row in ipairs(p.plugin:on_example(ev)) do
+            local r = {split, epoch, stage}
+            for _, v in ipairs(row) do r[#r + 1] = v end
+            p.csv:row(r)
+          end
+        end
+      end
+    end
+    bar:update(last, {acc = correct / last})
+  end
+  for _, p in ipairs(ctx.probes) do
+    for _, row in ipairs(p.plugin:on_end(split, epoch, stage)) do
+      local r = {split, epoch, stage}
+      for _, v in ipairs(row) do r[#r + 1] = v end
+      p.csv:row(r)
+    end
+  end
+  bar:done()
+  return n > 0 and correct / n or 0, coconut.time() - t0
+end
+
+-- ------------------------------------------------------------------ checkpoints
+
+local function save_checkpoint(ctx, which, state)
+  local d = join(ctx.dir, "checkpoints/" .. which)
+  assert(coconut.fs.mkdir(d))
+  assert(ctx.model:save(join(d, "model.safetensors")))
+  if ctx.opt and which == "last" then assert(ctx.opt:save(join(d, "optimizer.safetensors"))) end
+  -- state.json last: its presence marks a complete checkpoint
+  assert(coconut.json.write(join(d, "state.json"), state))
+end
+
+-- ------------------------------------------------------------------ training
+
+function R.run(ctx)
+  local o = ctx.opts
+  local dir = ctx.dir
+  assert(coconut.fs.mkdir(dir))
+  ctx.layout = Layout.new(ctx.tok, ctx.special)
+  local m = ctx.model
+  local epochs = schedule(ctx.curriculum)
+  if o.max_epochs > 0 and #epochs > o.max_epochs then
+    for i = #epochs, o.max_epochs + 1, -1 do epochs[i] = nil end
+  end
+  local state = {epoch_done = 0, step = 0, best_acc = -1, best_epoch = 0, wall = 0}
+  local resume = o.resume and coconut.fs.exists(join(dir, "checkpoints/last/state.json"))
+  if o.resume and not resume then P.log("[%s] --resume: no checkpoint in %s; starting fresh", ctx.method, dir) end
+  if resume then
+    state = assert(coconut.json.read(join(dir, "checkpoints/last/state.json")))
+    local lm = assert(coconut.gpt2.load(join(dir, "checkpoints/last/model.safetensors")))
+    ctx.model, m = lm, lm
+    P.log("[%s] resuming after epoch %d (step %d)", ctx.method, state.epoch_done, state.step)
+  end
+  m:train(true)
+  m:seed(o.seed)
+  ctx.opt = coconut.optim.adamw(m, {lr = o.lr, weight_decay = o.weight_decay, betas = {o.beta1, o.beta2}, eps = 1e-8,
+                                     clip = o.clip})
+  if resume and coconut.fs.exists(join(dir, "checkpoints/last/optimizer.safetensors")) then
+    assert(ctx.opt:load(join(dir, "checkpoints/last/optimizer.safetensors")))
+  end
+  local metrics = assert(coconut.csv.open(join(dir, "metrics.csv"), METRICS, {append = resume}))
+  local evalcsv = assert(coconut.csv.open(join(dir, "eval.csv"), EVAL, {append = resume}))
+  local summary = assert(coconut.csv.open(join(dir, "summary.csv"), SUMMARY, {append = resume}))
+  if #ctx.probes > 0 then assert(coconut.fs.mkdir(join(dir, "probes"))) end
+  for _, p in ipairs(ctx.probes) do
+    local cols = {"split", "epoch", "stage"}
+    for _, c in ipairs(p.plugin:columns()) do cols[#cols + 1] = c end
+    p.csv = assert(coconut.csv.open(join(dir, "probes/" .. p.name .. ".csv"), cols, {append = resume}))
+  end
+
+  local train, valid = ctx.data.train, ctx.data.valid
+  local micro = o.micro_batch
+  local accum = math.max(1, o.batch_size // micro)
+  local t_run = coconut.time()
+  local prev_stage = -1
+  if state.epoch_done > 0 then prev_stage = epochs[state.epoch_done] end
+  for epoch = state.epoch_done + 1, #epochs do
+    local stage = epochs[epoch]
+    if stage ~= prev_stage and epoch > 1 and ctx.curriculum:reset_optimizer(stage) then
+      ctx.opt:reset()
+      P.log("[%s] stage %d: optimizer reset", ctx.method, stage)
+    end
+    prev_stage = stage
+    local t_epoch = coconut.time()
+    -- layouts for this epoch; rng seeded by (seed, epoch) so a resumed run sees the same data
+    local rng = coconut.rng(o.seed * 1000003 + epoch)
+    local items = {}
+    for i, ex in ipairs(train) do
+      local plan = ctx.curriculum:train_plan(stage, #ex.steps, rng)
+      items[i] = ctx.layout:train_example(ex, plan)
+    end
+    rng:shuffle(items)
+    local nsteps = math.ceil(#items / (micro * accum))
+    local bar = P.new{total = nsteps, label = string.format("[%s] stage %d epoch %d/%d", ctx.method, stage, epoch, #epochs),
+                      every = math.max(1, nsteps // 5)}
+    local loss_sum, loss_n, tokens, t_train = 0, 0, 0, coconut.time()
+    local pos = 1
+    for s = 1, nsteps do
+      local t_step = coconut.time()
+      m:zero_grad()
+      local step_loss, nmicro, step_tokens = 0, 0, 0
+      -- micro-batches in this step (the last step of an epoch may have fewer)
+      local nm = math.min(accum, math.ceil((#items - pos + 1) / micro))
+      for _ = 1, nm do
+        if pos > #items then break end
+        local chunk = {}
+        for i = pos, math.min(#items, pos + micro - 1) do chunk[#chunk + 1] = items[i] end
+        pos = pos + #chunk
+        local batch = coconut.collate(chunk, {latent_id = ctx.special.latent, pad_id = ctx.special.eos,
+                                              start_id = ctx.special.start})
+        local out <close> = m:forward(batch, {logits = false})
+        local l = out.loss
+        if l ~= l or l == math.huge then
+          error(string.format("[%s] loss is %s at epoch %d step %d (stage %d); stopping. The last good checkpoint is in %s",
+            ctx.method, tostring(l), epoch, s, stage, join(dir, "checkpoints/last")), 0)
+        end
+        step_loss = step_loss + l
+        nmicro = nmicro + 1
+        step_tokens = step_tokens + batch.input_ids:numel()
+        out:backward(1.0 / nm) -- the step's gradient is the mean of the micro-batch means
+      end
+      local gnorm = ctx.opt:step()
+      state.step = state.step + 1
+      step_loss = step_loss / nmicro
+      loss_sum, loss_n = loss_sum + step_loss, loss_n + 1
+      tokens = tokens + step_tokens
+      local dt = coconut.time() - t_step
+      metrics:row{step = state.step, epoch = epoch, stage = stage, epoch_progress = s / nsteps, loss = step_loss,
+                  lr = ctx.opt:lr(), grad_norm = gnorm, tokens_per_s = step_tokens / math.max(dt, 1e-9), seconds = dt}
+      bar:update(s, {loss = step_loss})
+    end
+    bar:done()
+    local train_time = coconut.time() - t_train
+    m:train(false)
+    local acc, eval_time = R.evaluate(ctx, "valid", valid, epoch, stage, evalcsv)
+    m:train(true)
+    local epoch_time = coconut.time() - t_epoch
+    summary:row{split = "valid", epoch = epoch, stage = stage, train_loss = loss_sum / math.max(1, loss_n), accuracy = acc,
+                n = #valid, epoch_seconds = epoch_time, train_tokens_per_s = tokens / math.max(train_time, 1e-9),
+                eval_seconds = eval_time, lr = ctx.opt:lr()}
+    metrics:flush(); evalcsv:flush(); summary:flush()
+    P.log("[%s] epoch %d/%d stage %d: train loss %.4f, valid accuracy %.3f (%d ex), %.0f tok/s, %s",
+      ctx.method, epoch, #epochs, stage, loss_sum / math.max(1, loss_n), acc, #valid, tokens / math.max(train_time, 1e-9),
+      P.fmt_time(epoch_time))
+    state.epoch_done = epoch
+    state.wall = (state.wall or 0) + epoch_time
+    if acc > state.best_acc then
+      state.best_acc, state.best_epoch = acc, epoch
+      save_checkpoint(ctx, "best", {epoch = epoch, stage = stage, valid_accuracy = acc})
+    end
+    save_checkpoint(ctx, "last", state)
+  end
+  if state.finished then
+    -- a resumed run that had already finished: report what it measured
+    P.log("[%s] already finished (best epoch %d); nothing to train", ctx.method, state.best_epoch)
+    assert(metrics:close()); assert(evalcsv:close()); assert(summary:close())
+    for _, p in ipairs(ctx.probes) do assert(p.csv:close()) end
+    return {valid = state.best_acc, best_epoch = state.best_epoch, test = state.test, extra = state.extra or {},
+            wall = state.wall, run_wall = 0, figures = F.method(dir, ctx.method)}
+  end
+  -- test with the best checkpoint
+  local best = assert(coconut.gpt2.load(join(dir, "checkpoints/best/model.safetensors")))
+  local best_state = assert(coconut.json.read(join(dir, "checkpoints/best/state.json")))
+  local trained_model = ctx.model
+  ctx.model = best
+  best:train(false)
+  local results = {valid = state.best_acc, best_epoch = state.best_epoch, test = nil, extra = {}}
+  if ctx.data.test and #ctx.data.test > 0 then
+    local acc, t = R.evaluate(ctx, "test", ctx.data.test, best_state.epoch, best_state.stage, evalcsv)
+    summary:row{split = "test", epoch = best_state.epoch, stage = best_state.stage, accuracy = acc, n = #ctx.data.test,
+                eval_seconds = t}
+    results.test = acc
+    P.log("[%s] test accuracy %.3f (%d ex) with the best checkpoint (epoch %d)", ctx.method, acc, #ctx.data.test, best_state.epoch)
+  end
+  for name, exs in pairs(ctx.data.extra or {}) do
+    local acc, t = R.evaluate(ctx, name, exs, best_state.epoch, best_state.stage, evalcsv)
+    summary:row{split = name, epoch = best_state.epoch, stage = best_state.stage, accuracy = acc, n = #exs, eval_seconds = t}
+    results.extra[name] = acc
+    P.log("[%s] %s accuracy %.3f (%d ex)", ctx.method, name, acc, #exs)
+  end
+  ctx.model = trained_model
+  state.finished, state.test, state.extra = true, results.test, results.extra
+  assert(coconut.json.write(join(dir, "checkpoints/last/state.json"), state))
+  assert(metrics:close()); assert(evalcsv:close()); assert(summary:close())
+  for _, p in ipairs(ctx.probes) do assert(p.csv:close()) end
+  results.wall = state.wall
+  results.run_wall = coconut.time() - t_run
+  results.figures = F.method(dir, ctx.method)
+  return results
+end
+
+return R

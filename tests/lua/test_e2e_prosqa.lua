@@ -1,0 +1,86 @@
+-- End to end: `coconut run experiments/prosqa_k6.lua --preset quick` trains and
+-- evaluates Coconut, CoT and No-CoT on generated ProsQA, writing CSVs and figures.
+local T = require "tap"
+
+local function read(path) return assert(coconut.csv.read(path)) end
+
+T.test("prosqa_k6 --preset quick: CSV columns, figures, accuracies consistent", function()
+  local d = T.tmpdir("e2e")
+  local data = d .. "/data"
+  local rc, out = T.sh(string.format("build/coconut run experiments/prosqa_k6.lua --preset quick --results %s --data %s",
+    d .. "/results", data))
+  if rc ~= 0 then error("run failed (exit " .. tostring(rc) .. "):\n" .. out) end
+  local root = d .. "/results/prosqa_k6/quick"
+  -- the printed table
+  T.ok(out:find("method      valid acc   test acc", 1, true), out)
+  for _, m in ipairs{"coconut", "cot", "nocot"} do T.ok(out:find("\n" .. m .. " ", 1, true), "table row for " .. m) end
+  -- results.csv
+  local res, cols = read(root .. "/results.csv")
+  T.eq(#res, 3); T.eq(cols[1], "method"); T.eq(cols[3], "valid_accuracy"); T.eq(cols[4], "test_accuracy")
+  for _, m in ipairs{"coconut", "cot", "nocot"} do
+    local dir = root .. "/" .. m
+    local metrics, mc = read(dir .. "/metrics.csv")
+    T.eq(table.concat(mc, ","), "step,epoch,stage,epoch_progress,loss,lr,grad_norm,tokens_per_s,seconds")
+    T.ok(#metrics > 0)
+    for _, r in ipairs(metrics) do T.ok(tonumber(r.loss) and tonumber(r.loss) > 0, "finite loss") end
+    local ev, ec = read(dir .. "/eval.csv")
+    T.eq(table.concat(ec, ","), "split,id,epoch,stage,k,prediction,gold,correct,new_tokens,thoughts,output")
+    local sm, sc = read(dir .. "/summary.csv")
+    T.eq(table.concat(sc, ","), "split,epoch,stage,train_loss,accuracy,n,epoch_seconds,train_tokens_per_s,eval_seconds,lr")
+    -- accuracy in summary.csv == mean of `correct` over the matching eval rows
+    local n_valid_rows = 0
+    for _, s in ipairs(sm) do
+      local sum, n = 0, 0
+      for _, e in ipairs(ev) do
+        if e.split == s.split and e.epoch == s.epoch then sum = sum + tonumber(e.correct); n = n + 1 end
+      end
+      T.eq(n, tonumber(s.n), m .. " rows of " .. s.split .. " epoch " .. s.epoch)
+      T.near(tonumber(s.accuracy), sum / n, 1e-6, m .. " accuracy " .. s.split .. " epoch " .. s.epoch)
+      if s.split == "valid" then n_valid_rows = n_valid_rows + 1 end
+    end
+    T.ok(n_valid_rows >= 2, "one summary row per epoch")
+    -- Coconut evaluates with thoughts once its stage > 0
+    if m == "coconut" then
+      local with = 0
+      for _, e in ipairs(ev) do if tonumber(e.thoughts) > 0 then with = with + 1 end end
+      T.ok(with > 0, "coconut used continuous thoughts at evaluation")
+    else
+      for _, e in ipairs(ev) do T.eq(e.thoughts, "0") end
+    end
+    for _, f in ipairs{"loss", "accuracy"} do
+      local png = assert(coconut.fs.read(dir .. "/figures/" .. f .. ".png"))
+      T.ok(#png > 1000, f .. ".png is non-empty"); T.eq(png:sub(2, 4), "PNG")
+      T.ok(coconut.fs.exists(dir .. "/figures/" .. f .. ".gp"), f .. ".gp kept")
+      T.ok(#assert(coconut.fs.read(dir .. "/figures/" .. f .. ".svg")) > 500)
+    end
+    T.ok(coconut.fs.exists(dir .. "/checkpoints/best/model.safetensors"))
+    T.ok(coconut.fs.exists(dir .. "/checkpoints/last/optimizer.safetensors"))
+  end
+  T.ok(#assert(coconut.fs.read(root .. "/figures/compare_accuracy.png")) > 1000)
+  -- a figure re-renders from the CSVs alone
+  local dir = root .. "/coconut"
+  os.remove(dir .. "/figures/accuracy.png")
+  T.ok(coconut.plot(dir .. "/figures/accuracy.gp", {"figures/accuracy.png", "figures/accuracy.svg"}, dir))
+  T.ok(#assert(coconut.fs.read(dir .. "/figures/accuracy.png")) > 1000)
+  -- a second run of the same name is refused unless --resume/--overwrite
+  rc, out = T.sh(string.format("build/coconut run experiments/prosqa_k6.lua --preset quick --results %s --data %s",
+    d .. "/results", data))
+  T.eq(rc, 1); T.ok(out:find("already holds a finished run", 1, true), out)
+  -- --resume of a finished run trains nothing more and reports the same numbers
+  rc, out = T.sh(string.format("build/coconut run experiments/prosqa_k6.lua --preset quick --method cot --resume --results %s --data %s",
+    d .. "/results", data))
+  T.eq(rc, 0, out)
+  T.ok(not out:find("stage 0 epoch 1/", 1, true), "resume skips finished epochs")
+  T.rmtree(d)
+end)
+
+T.test("prosqa_k6: unknown options and presets are refused with the valid names", function()
+  local rc, out = T.sh("build/coconut run experiments/prosqa_k6.lua --preset quick --epochs_per_stag 1")
+  T.eq(rc, 1); T.ok(out:find("unknown option 'epochs_per_stag'; valid options: preset, method", 1, true), out)
+  rc, out = T.sh("build/coconut run experiments/prosqa_k6.lua --preset huge")
+  T.eq(rc, 1); T.ok(out:find("unknown preset 'huge'; presets: paper, quick, small", 1, true), out)
+  rc, out = T.sh("build/coconut run experiments/prosqa_k6.lua --preset quick --lr fast")
+  T.eq(rc, 1); T.ok(out:find("option 'lr': fast is not a number", 1, true), out)
+  rc, out = T.sh("build/coconut run experiments/prosqa_k6.lua --help")
+  T.eq(rc, 0); T.ok(out:find("--epochs_per_stage", 1, true)); T.ok(out:find("presets: paper, quick, small", 1, true))
+end)
