@@ -136,7 +136,7 @@ san-run: $(BUILD)/libcoconut.a $(BUILD)/libcoconut.so $(BUILD)/coconut $(PLUGINS
 	  sh tests/run_tests.sh c $(CTESTS)
 
 # ---------------------------------------------------------------- benchmarks
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libcoconut.a
+$(BUILD)/bench/%: bench/%.c bench/bench_util.h $(BUILD)/libcoconut.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< -o $@ $(WHOLE) $(LIBS_ALL)
 

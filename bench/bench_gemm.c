@@ -8,21 +8,13 @@
 #include <blis.h>
 #include <immintrin.h>
 #include <stdio.h>
+
+#include "bench_util.h"
 #include <stdlib.h>
 #include <string.h>
 
 #include "coconut/gemm.h"
 #include "coconut/runtime.h"
-
-static int cmpd(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, n, sizeof *v, cmpd);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 #if defined(__AVX2__) && defined(__FMA__)
 /* 12 independent 8-wide FMA chains: enough to saturate two FMA pipes with
@@ -60,7 +52,7 @@ int main(int argc, char **argv) {
            info.blis_kernels, info.cpu_avx512 ? "yes" : "no", info.cpu_avx2_fma ? "yes" : "no");
     double peaks[5];
     for (int i = 0; i < 5; i++) peaks[i] = fma_peak();
-    double peak = median(peaks, 5);
+    double peak = bench_median(peaks, 5);
     printf("measured fp32 FMA peak, one core: %.1f GFLOP/s (AVX2, 2 FMA pipes)\n\n", peak);
 
     const int64_t M = 2048, K = 768;
@@ -98,7 +90,7 @@ int main(int argc, char **argv) {
                               &one, A, lda, 1, B, ldb, 1, &zero, C, N, 1);
                     tr[i] = flops / (coco_now() - t) * 1e-9;
                 }
-                double gc = median(tc, r), gr = median(tr, r);
+                double gc = bench_median(tc, r), gr = bench_median(tr, r);
                 printf("%-7lld %-3s %4d %10.1f %10.1f %9.2f %9.2f\n", (long long)N, names[v], threads, gc, gr, gc / gr,
                        peak > 0 ? gc / (peak * threads) : 0.0);
             }

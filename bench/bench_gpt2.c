@@ -1,11 +1,15 @@
 /* bench_gpt2.c — GPT-2 124M (random weights) training step (forward + loss +
  * backward + AdamW) and forward-only timing, medians of several steps, peak RSS,
  * and a per-op profile of one step.
- * Usage: bench_gpt2 CONFIG THREADS STEPS [--profile] [--json]
+ * Usage: bench_gpt2 CONFIG THREADS STEPS [--profile] [--json] [--logits] [--last]
+ *   --logits  train: materialise [B,T,V] logits + cross-entropy instead of the fused head
+ *   --last    fwd: logits of the last position only (what generation needs)
  *   CONFIG: train_b4_t64 | train_b8_t256 | fwd_b1_t384 | train_b<B>_t<T> | fwd_b<B>_t<T>
  *   (COCONUT_BENCH_MODEL=tiny|small|mini|gpt2 picks the model; default gpt2)
  * Run one config per process so the peak RSS belongs to that config. */
 #include <stdio.h>
+
+#include "bench_util.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,11 +17,6 @@
 #include "coconut/ops.h"
 #include "coconut/optim.h"
 #include "coconut/runtime.h"
-
-static int cmpd(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv) {
     if (argc < 4) {
@@ -35,10 +34,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     int threads = atoi(argv[2]), steps = atoi(argv[3]);
-    int profile = 0, json = 0;
+    int profile = 0, json = 0, logits = 0, last_only = 0;
     for (int i = 4; i < argc; i++) {
         if (!strcmp(argv[i], "--profile")) profile = 1;
         if (!strcmp(argv[i], "--json")) json = 1;
+        if (!strcmp(argv[i], "--logits")) logits = 1;
+        if (!strcmp(argv[i], "--last")) last_only = 1;
     }
     coco_set_threads(threads);
     const char *preset = getenv("COCONUT_BENCH_MODEL") ? getenv("COCONUT_BENCH_MODEL") : "gpt2";
@@ -72,16 +73,22 @@ int main(int argc, char **argv) {
         coco_gpt2_span sp = {ids, NULL, NULL, NULL};
         coco_tensor *h = coco_gpt2_forward(m, tp, kv, &sp);
         if (train) {
-            coco_tensor *lg = coco_gpt2_logits(m, tp, h);
-            coco_tensor *L = coco_cross_entropy(tp, lg, tg, -100);
+            /* The training loop's path: fused head + cross-entropy (no [B,T,V]
+             * logits); --logits materialises them as a forward for probes would. */
+            coco_tensor *L = logits ? coco_cross_entropy(tp, coco_gpt2_logits(m, tp, h), tg, -100)
+                                    : coco_lm_head_ce(tp, h, m->wte, tg, -100);
             loss = coco_f32(L)[0];
             coco_gpt2_zero_grad(m);
             coco_backward(tp, L);
             double t1 = coco_now();
             coco_adamw_step(opt);
             if (profile && s == steps) coco_profile_add("adamw", 1, coco_now() - t1, 0);
+        } else if (!last_only) {
+            /* Logits for every position, as the PyTorch script computes them. */
+            coco_tensor *lg = coco_gpt2_logits(m, tp, h);
+            loss = coco_f32(lg)[0];
         } else {
-            /* Generation needs only the last position's logits. */
+            /* Generation needs only the last position's logits (--last). */
             coco_tensor *last = coco_tape_tensor(tp, COCO_F32, 2, (int64_t[]){B, cfg.n_embd});
             for (int b = 0; b < B; b++)
                 memcpy(coco_f32(last) + (int64_t)b * cfg.n_embd, coco_f32(h) + ((int64_t)b * T + T - 1) * cfg.n_embd,
@@ -94,8 +101,7 @@ int main(int argc, char **argv) {
     coco_profile_enabled = 0;
     double sorted[64];
     memcpy(sorted, times + 1, sizeof(double) * (size_t)steps);
-    qsort(sorted, (size_t)steps, sizeof(double), cmpd);
-    double med = steps % 2 ? sorted[steps / 2] : 0.5 * (sorted[steps / 2 - 1] + sorted[steps / 2]);
+    double med = bench_median(sorted, steps);
     long rss = coco_peak_rss();
     if (json) {
         printf("{\"impl\": \"coconut\", \"config\": \"%s\", \"threads\": %d, \"median_s\": %.4f, \"times\": [", argv[1], threads, med);

@@ -12,20 +12,13 @@
  *       chosen), BATCH prompts per call; prints seconds per question.
  * MODEL is a GPT-2 preset (gpt2, small, ...); weights are random. */
 #include <stdio.h>
+
+#include "bench_util.h"
 #include <stdlib.h>
 #include <string.h>
 
 #include "coconut/latent.h"
 #include "coconut/runtime.h"
-
-static int cmpd(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmpd);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static coco_gpt2 *model(const char *preset, int extra_vocab) {
     coco_gpt2_config c;
@@ -76,7 +69,7 @@ static int bench_train(const char *preset, int B, int T, int N, int steps) {
             if (k > 0) (variant == 0 ? tl : tpl)[k - 1] = dt;
         }
     }
-    double a = median(tl, steps), b = median(tpl, steps);
+    double a = bench_median(tl, steps), b = bench_median(tpl, steps);
     printf("train %-6s B=%d T=%d thoughts=%d threads=%d: latent %.3f s (%d passes), plain %.3f s, ratio %.2f\n", preset, B, T,
            N, coco_threads(), a, N + 1, b, a / b);
     coco_tape_free(tp);
@@ -120,7 +113,7 @@ static int bench_eval(const char *preset, int P, int N, int A, int batch, int qu
         coco_gen_result_free(&res);
     }
     printf("eval  %-6s prompt=%d thoughts=%d answer=%d batch=%d threads=%d: %.3f s per question (%lld passes per call)\n",
-           preset, P, N, A, batch, coco_threads(), median(times, reps), (long long)passes);
+           preset, P, N, A, batch, coco_threads(), bench_median(times, reps), (long long)passes);
     for (int i = 0; i < batch; i++) free(pr[i]);
     free(pr), free(len), free(plan);
     coco_gpt2_free(m);

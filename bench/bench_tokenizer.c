@@ -11,22 +11,14 @@
  * when absent. */
 #include <jansson.h>
 #include <stdio.h>
+
+#include "bench_util.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "coconut/runtime.h"
 #include "coconut/tokenizer.h"
-
-static int cmpd(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, n, sizeof *v, cmpd);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static const char *data_dir(void) {
     const char *e = getenv("COCONUT_SHARED_DATA");
@@ -58,7 +50,7 @@ static double measure(coco_tokenizer *t, char **texts, size_t *lens, size_t n, d
     double v[64];
     for (int r = 0; r < runs; r++) v[r] = mb / run(t, texts, lens, n, ntok);
     *first = v[0];
-    return median(v, runs);
+    return bench_median(v, runs);
 }
 
 int main(int argc, char **argv) {

@@ -1,10 +1,4 @@
 #!/bin/sh
-# run_bench.sh BUILD — runs every benchmark binary in BUILD/bench, then the
-# PyTorch comparison scripts when python3 with torch is available.
+# run_bench.sh BUILD — `make bench`: all benchmarks through bench/run_bench.lua.
 build=${1:-build}
-for b in "$build"/bench/bench_*; do
-  [ -x "$b" ] || continue
-  echo "==== $(basename "$b")"
-  "$b" || exit 1
-  echo
-done
+exec "$build/coconut" run bench/run_bench.lua "$build"

@@ -137,6 +137,11 @@ static void pool_put(coco_tape *tp, void *data) {
     }
 }
 
+void *coco_tape_temp(coco_tape *tp, size_t nbytes) { return pool_get(tp, nbytes ? nbytes : 64); }
+void coco_tape_temp_free(coco_tape *tp, void *p) {
+    if (p) pool_put(tp, p);
+}
+
 float *coco_grad_acc(coco_tape *tp, coco_tensor *t, int *fresh) {
     if (!t || !t->requires_grad) return NULL;
     if (t->grad) {

@@ -534,13 +534,17 @@ coco_tensor *coco_gpt2_forward(coco_gpt2 *m, coco_tape *tp, coco_kv_cache *kv, c
         coco_tensor *h = coco_layernorm(tp, x, bl->ln1_w, bl->ln1_b, c->layer_norm_epsilon);
         coco_tensor *qkv = coco_linear(tp, h, bl->attn_w, bl->attn_b);
         coco_tensor *att = coco_attention(tp, qkv, kv->k[l], kv->v[l], t0, sp->mask, c->n_head, tr ? c->attn_pdrop : 0.0f);
-        att = coco_linear(tp, att, bl->attn_proj_w, bl->attn_proj_b);
-        if (tr) att = coco_dropout(tp, att, c->resid_pdrop);
-        x = coco_add(tp, x, att);
+        /* x + c_proj(att): fused unless residual dropout sits between them */
+        if (tr && c->resid_pdrop > 0) {
+            att = coco_dropout(tp, coco_linear(tp, att, bl->attn_proj_w, bl->attn_proj_b), c->resid_pdrop);
+            x = coco_add(tp, x, att);
+        } else {
+            x = coco_linear_add(tp, att, bl->attn_proj_w, bl->attn_proj_b, x);
+        }
         h = coco_layernorm(tp, x, bl->ln2_w, bl->ln2_b, c->layer_norm_epsilon);
-        coco_tensor *f = coco_gelu(tp, coco_linear(tp, h, bl->fc_w, bl->fc_b));
-        f = coco_linear(tp, f, bl->mlp_proj_w, bl->mlp_proj_b);
-        if (tr) f = coco_dropout(tp, f, c->resid_pdrop);
+        coco_tensor *f = coco_linear(tp, h, bl->fc_w, bl->fc_b);
+        f = coco_gelu_linear(tp, f, bl->mlp_proj_w, bl->mlp_proj_b); /* c_proj(gelu(c_fc(h))) */
+        if (tr && c->resid_pdrop > 0) f = coco_dropout(tp, f, c->resid_pdrop);
         x = coco_add(tp, x, f);
     }
     kv->len = t0 + Tn;

@@ -162,13 +162,17 @@ static void finish(coco_gpt2 *m, coco_tape *tp, const coco_batch *b, coco_tensor
     out->logits = NULL;
     out->loss = NULL;
     out->label_tokens = 0;
-    if (want_logits || b->labels) {
+    if (want_logits) {
         coco_tensor *lg = coco_gpt2_logits(m, tp, hidden);
-        if (want_logits) out->logits = lg;
+        out->logits = lg;
         if (b->labels) {
             coco_tensor *tg = shifted_targets(tp, b->labels, &out->label_tokens);
             out->loss = coco_cross_entropy(tp, lg, tg, -100);
         }
+    } else if (b->labels) {
+        /* no logits wanted: the head runs only on the rows that have a label */
+        coco_tensor *tg = shifted_targets(tp, b->labels, &out->label_tokens);
+        out->loss = coco_lm_head_ce(tp, hidden, m->wte, tg, -100);
     }
 }
 

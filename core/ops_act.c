@@ -120,16 +120,6 @@ coco_tensor *coco_layernorm(coco_tape *tp, coco_tensor *x, coco_tensor *w, coco_
 
 /* ------------------------------------------------------------------ GELU (tanh) */
 
-#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
-#define GELU_C 0.044715f
-
-static inline float gelu_grad(float v) {
-    float u = GELU_K * (v + GELU_C * v * v * v);
-    float t = tanhf(u);
-    float dudx = GELU_K * (1.0f + 3.0f * GELU_C * v * v);
-    return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * dudx;
-}
-
 static void gelu_bwd(coco_tape *tp, coco_node *n) {
     coco_tensor *x = n->in[0];
     int fresh;
@@ -140,10 +130,10 @@ static void gelu_bwd(coco_tape *tp, coco_node *n) {
     /* Two loops rather than a select inside one: keeps tanhf vectorised. */
     if (fresh) {
 #pragma omp parallel for simd schedule(static) if (N >= COCO_PAR_MIN)
-        for (int64_t i = 0; i < N; i++) dx[i] = g[i] * gelu_grad(xp[i]);
+        for (int64_t i = 0; i < N; i++) dx[i] = g[i] * coco_gelu_d(xp[i]);
     } else {
 #pragma omp parallel for simd schedule(static) if (N >= COCO_PAR_MIN)
-        for (int64_t i = 0; i < N; i++) dx[i] += g[i] * gelu_grad(xp[i]);
+        for (int64_t i = 0; i < N; i++) dx[i] += g[i] * coco_gelu_d(xp[i]);
     }
 }
 
@@ -155,10 +145,7 @@ coco_tensor *coco_gelu(coco_tape *tp, coco_tensor *x) {
     float *yp = coco_f32(y);
     int64_t N = x->numel;
 #pragma omp parallel for simd schedule(static) if (N >= COCO_PAR_MIN)
-    for (int64_t i = 0; i < N; i++) {
-        float v = xp[i];
-        yp[i] = 0.5f * v * (1.0f + tanhf(GELU_K * (v + GELU_C * v * v * v)));
-    }
+    for (int64_t i = 0; i < N; i++) yp[i] = coco_gelu_f(xp[i]);
     coco_tensor *in[1] = {x};
     if (coco_tape_needs_grad(tp, 1, in)) coco_tape_record(tp, "gelu", gelu_bwd, y, 1, in);
     PROF_END("gelu", 0);

@@ -19,6 +19,27 @@ float tanhf(float) __attribute__((simd("notinbranch")));
 float logf(float) __attribute__((simd("notinbranch")));
 #endif
 
+/* GELU, tanh approximation (GPT-2's gelu_new), and its derivative. */
+#define COCO_GELU_K 0.7978845608028654f /* sqrt(2/pi) */
+#define COCO_GELU_C 0.044715f
+static inline float coco_gelu_f(float v) {
+    return 0.5f * v * (1.0f + tanhf(COCO_GELU_K * (v + COCO_GELU_C * v * v * v)));
+}
+static inline float coco_gelu_d(float v) {
+    float t = tanhf(COCO_GELU_K * (v + COCO_GELU_C * v * v * v));
+    return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * COCO_GELU_K * (1.0f + 3.0f * COCO_GELU_C * v * v);
+}
+
+/* log(sum(exp(x[0..V)))), stable; the exp loop vectorises through libmvec. */
+static inline float coco_row_lse(const float *x, int64_t V) {
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < V; j++) mx = x[j] > mx ? x[j] : mx;
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < V; j++) s += expf(x[j] - mx);
+    return mx + logf(s);
+}
+
 /* Parallelise a loop only when there is enough work to pay for waking threads. */
 #define COCO_PAR_MIN 32768
 

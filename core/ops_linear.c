@@ -84,3 +84,122 @@ coco_tensor *coco_linear(coco_tape *tp, coco_tensor *x, coco_tensor *W, coco_ten
 coco_tensor *coco_linear_wt(coco_tape *tp, coco_tensor *x, coco_tensor *W, coco_tensor *b) {
     return linear_fwd(tp, x, W, b, 1);
 }
+
+/* ------------------------------------------------------------------ fused GELU -> linear */
+
+/* y = gelu(x) W + b keeping only x: the GELU output (4d wide in GPT-2's MLP, the
+ * largest activation of a block) is recomputed in backward into a pooled
+ * temporary instead of being kept for the whole step. */
+static void gelu_all(const float *x, float *y, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= COCO_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) y[i] = coco_gelu_f(x[i]);
+}
+
+static void gelu_linear_bwd(coco_tape *tp, coco_node *n) {
+    coco_tensor *x = n->in[0], *W = n->in[1], *b = n->in[2];
+    int64_t rows = coco_tensor_rows(x), in = n->i[0], out = n->i[1];
+    const float *dy = coco_f32(n->out->grad), *xp = coco_f32(x);
+    int fresh;
+    float *dW = coco_grad_acc(tp, W, &fresh);
+    float *g = coco_tape_temp(tp, sizeof(float) * (size_t)(rows * in)); /* gelu(x), then d gelu(x) */
+    if (dW) {
+        gelu_all(xp, g, rows * in);
+        coco_sgemm(1, 0, in, out, rows, 1.0f, g, in, dy, out, fresh ? 0.0f : 1.0f, dW, out);
+    }
+    if (b) {
+        float *db = coco_grad_acc(tp, b, &fresh);
+        if (db) colsum_acc(dy, rows, out, db, fresh);
+    }
+    float *dx = coco_grad_acc(tp, x, &fresh);
+    if (dx) {
+        coco_sgemm(0, 1, rows, in, out, 1.0f, dy, out, coco_f32(W), out, 0.0f, g, in);
+        int64_t N = rows * in;
+        if (fresh) {
+#pragma omp parallel for simd schedule(static) if (N >= COCO_PAR_MIN)
+            for (int64_t i = 0; i < N; i++) dx[i] = g[i] * coco_gelu_d(xp[i]);
+        } else {
+#pragma omp parallel for simd schedule(static) if (N >= COCO_PAR_MIN)
+            for (int64_t i = 0; i < N; i++) dx[i] += g[i] * coco_gelu_d(xp[i]);
+        }
+    }
+    coco_tape_temp_free(tp, g);
+}
+
+coco_tensor *coco_gelu_linear(coco_tape *tp, coco_tensor *x, coco_tensor *W, coco_tensor *b) {
+    int64_t in, outd;
+    linear_check(x, W, b, 0, "gelu_linear", &in, &outd);
+    PROF_BEGIN();
+    int64_t rows = coco_tensor_rows(x);
+    coco_tensor *y = out_with_last(tp, x, outd);
+    float *g = coco_tape_temp(tp, sizeof(float) * (size_t)(rows * in));
+    gelu_all(coco_f32(x), g, rows * in);
+    float *yp = coco_f32(y), beta = 0.0f;
+    if (b) {
+#pragma omp parallel for schedule(static) if (rows * outd >= COCO_PAR_MIN)
+        for (int64_t r = 0; r < rows; r++) memcpy(yp + r * outd, coco_f32(b), (size_t)outd * 4);
+        beta = 1.0f;
+    }
+    coco_sgemm(0, 0, rows, outd, in, 1.0f, g, in, coco_f32(W), outd, beta, yp, outd);
+    coco_tape_temp_free(tp, g);
+    coco_tensor *inputs[3] = {x, W, b};
+    if (coco_tape_needs_grad(tp, 3, inputs)) {
+        coco_node *n = coco_tape_record(tp, "gelu_linear", gelu_linear_bwd, y, 3, inputs);
+        n->i[0] = in;
+        n->i[1] = outd;
+        n->flops = 4.0 * (double)rows * (double)in * (double)outd;
+    }
+    PROF_END("gelu_linear", 2.0 * (double)rows * (double)in * (double)outd);
+    return y;
+}
+
+/* ------------------------------------------------------------------ linear + residual */
+
+/* y = res + x W + b in one pass: the GEMM accumulates onto a copy of the residual
+ * stream (beta = 1), so the projection output never exists on its own. */
+static void linear_add_bwd(coco_tape *tp, coco_node *n) {
+    linear_bwd_common(tp, n, 0);
+    coco_tensor *res = n->in[3];
+    int fresh;
+    float *dr = coco_grad_acc(tp, res, &fresh);
+    if (!dr) return;
+    const float *g = coco_f32(n->out->grad);
+    int64_t N = res->numel;
+    if (fresh)
+        memcpy(dr, g, (size_t)N * 4);
+    else {
+#pragma omp parallel for simd schedule(static) if (N >= COCO_PAR_MIN)
+        for (int64_t i = 0; i < N; i++) dr[i] += g[i];
+    }
+}
+
+coco_tensor *coco_linear_add(coco_tape *tp, coco_tensor *x, coco_tensor *W, coco_tensor *b, coco_tensor *res) {
+    char s1[96], s2[96];
+    int64_t in, outd;
+    linear_check(x, W, b, 0, "linear_add", &in, &outd);
+    coco_check_dtype(res, COCO_F32, "linear_add", "residual");
+    int64_t rows = coco_tensor_rows(x);
+    if (coco_tensor_cols(res) != outd || coco_tensor_rows(res) != rows)
+        coco_fail("linear_add: residual %s does not match the output [%lld rows, %lld] of x %s", SHAPE(res, s1),
+                  (long long)rows, (long long)outd, SHAPE(x, s2));
+    PROF_BEGIN();
+    coco_tensor *y = coco_tape_like(tp, res);
+    float *yp = coco_f32(y);
+    const float *rp = coco_f32(res), *bp = b ? coco_f32(b) : NULL;
+#pragma omp parallel for schedule(static) if (rows * outd >= COCO_PAR_MIN)
+    for (int64_t r = 0; r < rows; r++) {
+        if (bp)
+            for (int64_t j = 0; j < outd; j++) yp[r * outd + j] = rp[r * outd + j] + bp[j];
+        else
+            memcpy(yp + r * outd, rp + r * outd, (size_t)outd * 4);
+    }
+    coco_sgemm(0, 0, rows, outd, in, 1.0f, coco_f32(x), in, coco_f32(W), outd, 1.0f, yp, outd);
+    coco_tensor *inputs[4] = {x, W, b, res};
+    if (coco_tape_needs_grad(tp, 4, inputs)) {
+        coco_node *n = coco_tape_record(tp, "linear_add", linear_add_bwd, y, 4, inputs);
+        n->i[0] = in;
+        n->i[1] = outd;
+        n->flops = 4.0 * (double)rows * (double)in * (double)outd;
+    }
+    PROF_END("linear_add", 2.0 * (double)rows * (double)in * (double)outd);
+    return y;
+}

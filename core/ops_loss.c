@@ -67,12 +67,7 @@ coco_tensor *coco_cross_entropy(coco_tape *tp, coco_tensor *logits, const coco_t
 #pragma omp parallel for schedule(static) if (rows * V >= COCO_PAR_MIN)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = xp + r * V;
-        float m = -INFINITY;
-        for (int64_t j = 0; j < V; j++) m = xr[j] > m ? xr[j] : m;
-        float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-        for (int64_t j = 0; j < V; j++) s += expf(xr[j] - m);
-        float lse = m + logf(s);
+        float lse = coco_row_lse(xr, V);
         sv->lse[r] = lse;
         rowloss[r] = tg[r] == ignore_index ? 0.0f : lse - xr[tg[r]];
     }
@@ -87,5 +82,113 @@ coco_tensor *coco_cross_entropy(coco_tape *tp, coco_tensor *logits, const coco_t
         n->i[0] = ignore_index;
     }
     PROF_END("cross_entropy", 0);
+    return out;
+}
+
+/* ------------------------------------------------------------------ fused LM head + CE */
+
+/* loss = mean over rows r with targets[r] != ignore of CE(h[r] W^T, targets[r]).
+ * Only counted rows are multiplied by the head, in chunks, and the [rows, V]
+ * logits never exist. Because the loss is a scalar whose upstream gradient is a
+ * single number g, the gradients are formed during the forward for g = 1 and
+ * only scaled in backward: dh (counted rows, [Nc, d]) and dW ([V, d]). */
+typedef struct lmce_saved {
+    int32_t *rows; /* [Nc] counted row indices */
+    int64_t nc;
+    float *dh;     /* [Nc, d] gradient of the rows for g = 1 (NULL without grad) */
+    float *dW;     /* [V, d] */
+} lmce_saved;
+
+#define LMCE_CHUNK 256
+
+static void lmce_bwd(coco_tape *tp, coco_node *n) {
+    coco_tensor *h = n->in[0], *W = n->in[1];
+    const lmce_saved *sv = n->saved;
+    float g = coco_f32(n->out->grad)[0];
+    int64_t d = coco_tensor_cols(h);
+    float *dh = coco_grad_acc(tp, h, NULL);
+    if (dh)
+        for (int64_t i = 0; i < sv->nc; i++) {
+            float *dr = dh + (int64_t)sv->rows[i] * d;
+            const float *s = sv->dh + i * d;
+            for (int64_t j = 0; j < d; j++) dr[j] += g * s[j];
+        }
+    float *dW = coco_grad_acc(tp, W, NULL);
+    if (dW) {
+        int64_t N = W->numel;
+#pragma omp parallel for schedule(static) if (N >= COCO_PAR_MIN)
+        for (int64_t i = 0; i < N; i++) dW[i] += g * sv->dW[i];
+    }
+}
+
+coco_tensor *coco_lm_head_ce(coco_tape *tp, coco_tensor *h, coco_tensor *W, const coco_tensor *targets, int ignore_index) {
+    char a[96], b[96];
+    coco_check_dtype(h, COCO_F32, "lm_head_ce", "hidden");
+    coco_check_dtype(W, COCO_F32, "lm_head_ce", "weight");
+    coco_check_dtype(targets, COCO_I32, "lm_head_ce", "targets");
+    coco_check_ndim(W, 2, 2, "lm_head_ce", "weight");
+    int64_t rows = coco_tensor_rows(h), d = coco_tensor_cols(h), V = W->shape[0];
+    if (W->shape[1] != d) coco_fail("lm_head_ce: hidden %s and weight %s disagree on d", SHAPE(h, a), SHAPE(W, b));
+    if (targets->numel != rows)
+        coco_fail("lm_head_ce: targets %s must have one entry per row of hidden %s", SHAPE(targets, a), SHAPE(h, b));
+    const int32_t *tg = coco_i32(targets);
+    PROF_BEGIN();
+    lmce_saved *sv = coco_tape_alloc(tp, sizeof *sv);
+    sv->rows = coco_tape_alloc(tp, sizeof(int32_t) * (size_t)(rows ? rows : 1));
+    sv->nc = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        if (tg[r] == ignore_index) continue;
+        if (tg[r] < 0 || tg[r] >= V)
+            coco_fail("lm_head_ce: target %d at row %lld is outside [0, %lld) and is not ignore_index %d", tg[r], (long long)r,
+                      (long long)V, ignore_index);
+        sv->rows[sv->nc++] = (int32_t)r;
+    }
+    int64_t nc = sv->nc;
+    coco_tensor *in[2] = {h, W};
+    int rec = coco_tape_needs_grad(tp, 2, in);
+    sv->dh = rec ? coco_tape_alloc(tp, sizeof(float) * (size_t)(nc * d + 1)) : NULL;
+    sv->dW = rec ? coco_tape_alloc(tp, sizeof(float) * (size_t)(V * d)) : NULL;
+    int64_t ch = nc < LMCE_CHUNK ? nc : LMCE_CHUNK;
+    float *hc = coco_tape_temp(tp, sizeof(float) * (size_t)(ch * d + 1));
+    float *lg = coco_tape_temp(tp, sizeof(float) * (size_t)(ch * V + 1));
+    float *rl = coco_tape_temp(tp, sizeof(float) * (size_t)(ch + 1));
+    const float *hp = coco_f32(h), *wp = coco_f32(W);
+    float inv = nc ? 1.0f / (float)nc : 0.0f;
+    double total = 0.0;
+    for (int64_t c0 = 0; c0 < nc; c0 += ch) {
+        int64_t m = nc - c0 < ch ? nc - c0 : ch;
+        for (int64_t i = 0; i < m; i++) memcpy(hc + i * d, hp + (int64_t)sv->rows[c0 + i] * d, sizeof(float) * (size_t)d);
+        /* logits[m, V] = hc W^T */
+        coco_sgemm(0, 1, m, V, d, 1.0f, hc, d, wp, d, 0.0f, lg, V);
+#pragma omp parallel for schedule(static) if (m * V >= COCO_PAR_MIN)
+        for (int64_t i = 0; i < m; i++) {
+            float *x = lg + i * V;
+            int32_t t = tg[sv->rows[c0 + i]];
+            float lse = coco_row_lse(x, V);
+            rl[i] = lse - x[t];
+            if (rec) { /* x becomes d loss / d logits for g = 1 */
+#pragma omp simd
+                for (int64_t j = 0; j < V; j++) x[j] = expf(x[j] - lse) * inv;
+                x[t] -= inv;
+            }
+        }
+        for (int64_t i = 0; i < m; i++) total += rl[i];
+        if (rec) {
+            /* dh[m, d] = dlogits W ; dW[V, d] (+)= dlogits^T hc */
+            coco_sgemm(0, 0, m, d, V, 1.0f, lg, V, wp, d, 0.0f, sv->dh + c0 * d, d);
+            coco_sgemm(1, 0, V, d, m, 1.0f, lg, V, hc, d, c0 == 0 ? 0.0f : 1.0f, sv->dW, d);
+        }
+    }
+    coco_tape_temp_free(tp, hc);
+    coco_tape_temp_free(tp, lg);
+    coco_tape_temp_free(tp, rl);
+    if (rec && nc == 0) memset(sv->dW, 0, sizeof(float) * (size_t)(V * d));
+    coco_tensor *out = coco_tape_tensor(tp, COCO_F32, 0, NULL);
+    coco_f32(out)[0] = nc ? (float)(total / (double)nc) : NAN;
+    if (rec) {
+        coco_node *nd = coco_tape_record(tp, "lm_head_ce", lmce_bwd, out, 2, in);
+        nd->saved = sv;
+    }
+    PROF_END("lm_head_ce", 6.0 * (double)nc * (double)V * (double)d);
     return out;
 }

@@ -35,6 +35,7 @@ local spec = O.spec{
   {"valid_file", "string", "", "explicit valid JSON"},
   {"test_file", "string", "", "explicit test JSON"},
   {"data_seed", "int", 20241209, "seed of the ProsQA generator"},
+  {"graph_nodes", "int", 28, "generator: nodes per graph (28 = the official distribution; fewer = shorter questions)"},
   {"n_train", "int", 0, "use the first n training examples (0: all)"},
   {"n_valid", "int", 0, "use the first n validation examples (0: all)"},
   {"n_test", "int", 0, "use the first n test examples (0: all)"},
@@ -48,12 +49,17 @@ local spec = O.spec{
   {"init_token", "string", "<<", "existing token whose embedding initialises the new special tokens"},
   {"n_positions", "int", 512, "context length of a model trained from scratch"},
   {"dropout", "number", 0.1, "dropout (HF GPT-2 default 0.1) during training"},
+  {"position_init", "string", "gpt2", "position embeddings of a from-scratch model: gpt2 (N(0, 0.02)) | sinusoid"},
+  {"pretrain_epochs", "int", 0, "epochs of language-model pretraining on the questions' text before all methods (from-scratch models)"},
+  {"pretrain_lr", "number", 0, "learning rate of the pretraining (0: --lr)"},
+  {"pretrain_task", "string", "repeat", "pretraining objective on question text: repeat (copy the question) | lm"},
   -- optimisation
   {"lr", "number", 1e-4, "AdamW learning rate (constant)"},
   {"weight_decay", "number", 0.01, "AdamW decoupled weight decay, on all parameters"},
   {"beta1", "number", 0.9, "AdamW beta1"},
   {"beta2", "number", 0.999, "AdamW beta2"},
   {"clip", "number", 0, "gradient-norm clipping (0: off, as the official code)"},
+  {"warmup_steps", "int", 0, "linear learning-rate warm-up over this many optimizer steps (0: constant, as the official code)"},
   {"batch_size", "int", 128, "global batch: examples per optimizer step"},
   {"micro_batch", "int", 32, "examples per forward/backward (gradients accumulate up to batch_size)"},
   -- curriculum (Coconut)
@@ -65,6 +71,7 @@ local spec = O.spec{
   {"pad_latent_to_max", "bool", true, "use max_latent_stage thoughts for short chains too (ProsQA config)"},
   {"uniform_prob", "number", 0.0, "probability of training an example at a random stage"},
   {"reset_optimizer", "bool", true, "reset AdamW at each stage switch"},
+  {"reset_every_epoch", "bool", false, "reset AdamW at every epoch instead (what the official run.py does with reset_optimizer)"},
   {"max_epochs", "int", 0, "stop after this many epochs (0: the full schedule)"},
   -- evaluation
   {"eot", "string", "fixed", "<eot> policy plugin"},
@@ -79,12 +86,19 @@ local presets = {
   paper = {tokenizer = "gpt2", model = "gpt2", lr = 1e-4, weight_decay = 0.01, batch_size = 128, micro_batch = 16,
            epochs = 50, c_thought = 1, max_latent_stage = 6, epochs_per_stage = 5, pad_latent_to_max = true,
            uniform_prob = 0.0, dropout = 0.1, max_new_tokens = 128, eval_batch = 32},
-  small = {model = "small", n_positions = 512, lr = 1e-3, weight_decay = 0.01, batch_size = 32, micro_batch = 32,
-           n_train = 3000, n_valid = 200, n_test = 500, max_latent_stage = 6, epochs_per_stage = 1, epochs = 10,
-           baseline_epochs = 10, dropout = 0.0, max_new_tokens = 48, eval_batch = 100},
-  quick = {model = "tiny", n_positions = 512, lr = 3e-3, batch_size = 16, micro_batch = 16, n_train = 96, n_valid = 24,
-           n_test = 24, max_latent_stage = 2, epochs_per_stage = 1, epochs = 3, baseline_epochs = 2, dropout = 0.0,
+  -- small: 9-node ProsQA graphs (same generator and rules, questions ~60 tokens
+  -- instead of ~280) and a copy pretraining shared by all methods, because a
+  -- from-scratch model needs both to leave the "guess a name" plateau within
+  -- minutes (see scripts/coco/pretrain.lua).
+  small = {model = "small", n_positions = 512, data = "datasets/prosqa_small", graph_nodes = 9, n_train = 6000,
+           n_valid = 200, n_test = 500, lr = 1e-3, warmup_steps = 100, batch_size = 16, micro_batch = 16,
+           pretrain_epochs = 5, pretrain_task = "repeat", max_latent_stage = 6, epochs_per_stage = 1, epochs = 10,
+           baseline_epochs = 10, dropout = 0.0, max_new_tokens = 40, eval_batch = 100},
+  quick = {model = "tiny", n_positions = 256, data = "datasets/prosqa_quick", graph_nodes = 9, n_train = 96,
+           n_valid = 24, n_test = 24, lr = 3e-3, batch_size = 16, micro_batch = 16, pretrain_epochs = 1,
+           max_latent_stage = 2, epochs_per_stage = 1, epochs = 3, baseline_epochs = 2, dropout = 0.0,
            max_new_tokens = 24, eval_batch = 24},
 }
 
-E.main{name = "prosqa_k6", spec = spec, presets = presets, argv = arg, dataset = "prosqa", all_methods = "coconut,cot,nocot"}
+E.main{name = "prosqa_k6", spec = spec, presets = presets, argv = arg, dataset = "prosqa", all_methods = "coconut,cot,nocot",
+       dataset_options = function(o) return {nodes = o.graph_nodes} end}

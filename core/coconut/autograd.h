@@ -61,6 +61,12 @@ coco_tensor *coco_tape_tensor(coco_tape *tp, coco_dtype dt, int ndim, const int6
 coco_tensor *coco_tape_like(coco_tape *tp, const coco_tensor *like);
 void *coco_tape_alloc(coco_tape *tp, size_t nbytes);
 
+/* Short-lived scratch from the tape's buffer pool (not the arena): give it back
+ * with coco_tape_temp_free as soon as the op is done, so a big temporary does
+ * not stay resident for the rest of the step. Uninitialised. */
+void *coco_tape_temp(coco_tape *tp, size_t nbytes);
+void coco_tape_temp_free(coco_tape *tp, void *p);
+
 /* For op implementations: whether any of the inputs needs a gradient. */
 int coco_tape_needs_grad(const coco_tape *tp, int n, coco_tensor *const *in);
 /* Records a node (call only when coco_tape_needs_grad); marks out->requires_grad. */

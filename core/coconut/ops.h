@@ -23,6 +23,12 @@ coco_tensor *coco_linear(coco_tape *tp, coco_tensor *x, coco_tensor *W, coco_ten
 /* x [..., in], W [out, in] (nn.Linear layout; the tied LM head), b [out] or NULL -> x W^T + b. */
 coco_tensor *coco_linear_wt(coco_tape *tp, coco_tensor *x, coco_tensor *W, coco_tensor *b);
 
+/* res + x W + b (W [in, out]); res has x's rows and out columns. */
+coco_tensor *coco_linear_add(coco_tape *tp, coco_tensor *x, coco_tensor *W, coco_tensor *b, coco_tensor *res);
+
+/* linear(gelu(x), W, b) keeping only x (the GELU output is recomputed in backward). */
+coco_tensor *coco_gelu_linear(coco_tape *tp, coco_tensor *x, coco_tensor *W, coco_tensor *b);
+
 /* x [..., d], w [d], b [d] -> layer norm over the last dim with eps. */
 coco_tensor *coco_layernorm(coco_tape *tp, coco_tensor *x, coco_tensor *w, coco_tensor *b, float eps);
 
@@ -42,6 +48,12 @@ coco_tensor *coco_mean(coco_tape *tp, coco_tensor *x);
  * target equals ignore_index do not count. Returns the scalar mean over counted
  * rows (NaN when none count, as PyTorch). Targets outside [0, V) fail. */
 coco_tensor *coco_cross_entropy(coco_tape *tp, coco_tensor *logits, const coco_tensor *targets, int ignore_index);
+
+/* Fused tied LM head + cross-entropy: hidden [..., d], W [V, d], targets i32
+ * (one per row). Same value and gradients as
+ * cross_entropy(linear_wt(hidden, W), targets), but only rows whose target
+ * counts go through the head, in chunks, and no [rows, V] logits are kept. */
+coco_tensor *coco_lm_head_ce(coco_tape *tp, coco_tensor *hidden, coco_tensor *W, const coco_tensor *targets, int ignore_index);
 
 /* Rows are the rows of a tensor viewed as [N, d] (d = last dim).
  * gather: src [..., d], idx i32 [M] -> [M, d] (indices may repeat).

@@ -223,6 +223,28 @@ static int m_training(lua_State *L) {
     return 1;
 }
 
+/* m:init_positions("sinusoid", std): position embeddings set to the sinusoids of
+ * "Attention is all you need", scaled so each element has standard deviation std
+ * (GPT-2 learns positions from N(0, 0.02); a from-scratch model reaches
+ * relative-offset attention much sooner from sinusoids, which stay trainable). */
+static int m_init_positions(lua_State *L) {
+    LCOCO_ENTER(L);
+    lmodel *u = check_model(L, 1);
+    static const char *const kinds[] = {"sinusoid", NULL};
+    luaL_checkoption(L, 2, NULL, kinds);
+    double std = luaL_optnumber(L, 3, 0.02);
+    coco_tensor *w = u->m->wpe;
+    int64_t P = w->shape[0], d = w->shape[1];
+    double amp = std * sqrt(2.0); /* sin and cos have standard deviation 1/sqrt(2) */
+    for (int64_t p = 0; p < P; p++)
+        for (int64_t i = 0; i < d; i += 2) {
+            double f = (double)p / pow(10000.0, (double)i / (double)d);
+            coco_f32(w)[p * d + i] = (float)(amp * sin(f));
+            if (i + 1 < d) coco_f32(w)[p * d + i + 1] = (float)(amp * cos(f));
+        }
+    return 0;
+}
+
 /* m:seed(n): base seed of the dropout streams (each forward step derives its own). */
 static int m_seed(lua_State *L) {
     lmodel *u = check_model(L, 1);
@@ -744,7 +766,8 @@ void lcoco_open_model(lua_State *L) {
                                   {"grads", m_grads},       {"param_names", m_param_names}, {"zero_grad", m_zero_grad},
                                   {"add_tokens", m_add_tokens}, {"train", m_train},     {"training", m_training},
                                   {"forward", m_forward},   {"generate", m_generate},   {"num_params", m_num_params},
-                                  {"seed", m_seed},         {"close", m_gc},            {NULL, NULL}};
+                                  {"seed", m_seed},         {"close", m_gc},            {"init_positions", m_init_positions},
+                                  {NULL, NULL}};
     static const luaL_Reg mmeta[] = {{"__gc", m_gc}, {"__close", m_gc}, {"__tostring", m_tostring}, {NULL, NULL}};
     lcoco_newclass(L, LCOCO_MODEL, mm, mmeta);
     /* StepOutput: fields and methods through __index. */

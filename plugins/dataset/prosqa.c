@@ -1046,6 +1046,7 @@ typedef struct pq_plugin {
     int generate;
     uint64_t seed;
     int counts[PROSQA_NSPLITS];
+    prosqa_params params;
 } pq_plugin;
 
 static const coco_option_spec pq_options[] = {
@@ -1058,6 +1059,9 @@ static const coco_option_spec pq_options[] = {
     {"n_train", COCO_OPT_INT, "17886", "generated train examples"},
     {"n_valid", COCO_OPT_INT, "300", "generated valid examples"},
     {"n_test", COCO_OPT_INT, "500", "generated test examples"},
+    {"nodes", COCO_OPT_INT, "28", "generator: nodes drawn per graph (the official distribution: 28)"},
+    {"min_hops", COCO_OPT_INT, "3", "generator: shortest root-to-target distance, lower bound (official: 3)"},
+    {"max_hops", COCO_OPT_INT, "6", "generator: shortest root-to-target distance, upper bound (official: 6)"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -1089,6 +1093,16 @@ static int pq_plugin_create(const coco_options *o, void **self) {
     }
     q->generate = pq_host->opt_bool(o, "generate");
     q->seed = (uint64_t)pq_host->opt_int(o, "seed");
+    prosqa_params_default(&q->params);
+    int64_t nodes = pq_host->opt_int(o, "nodes"), lo = pq_host->opt_int(o, "min_hops"), hi = pq_host->opt_int(o, "max_hops");
+    if (nodes < 6 || nodes > PROSQA_MAX_GEN_NODES || lo < 1 || hi < lo || hi > nodes) {
+        pq_plugin_destroy(q);
+        return pq_host->seterr("dataset 'prosqa': nodes = %lld must be in 6..%d and 1 <= min_hops = %lld <= max_hops = %lld <= nodes",
+                               (long long)nodes, PROSQA_MAX_GEN_NODES, (long long)lo, (long long)hi);
+    }
+    q->params.n_nodes = (int)nodes;
+    q->params.min_hops = (int)lo;
+    q->params.max_hops = (int)hi;
     *self = q;
     return 0;
 }
@@ -1097,7 +1111,7 @@ static int pq_plugin_prepare(void *self) {
     pq_plugin *q = self;
     pq_host->log("generating ProsQA into %s (seed %llu; %d train, %d valid, %d test)", q->dir,
                  (unsigned long long)q->seed, q->counts[PROSQA_TRAIN], q->counts[PROSQA_VALID], q->counts[PROSQA_TEST]);
-    return prosqa_generate_files(q->dir, NULL, q->seed, q->counts);
+    return prosqa_generate_files(q->dir, &q->params, q->seed, q->counts);
 }
 
 static int pq_exists(const char *p) {

@@ -11,6 +11,8 @@
 -- results.csv with one row per method at <results>/<name>/<run>/.
 local O = require "coco.options"
 local R = require "coco.run"
+local PT = require "coco.pretrain"
+local Layout = require "coco.layout"
 local F = require "coco.figures"
 local P = require "coco.progress"
 
@@ -64,9 +66,11 @@ end
 
 -- A model for one method: from HF weights (then the vocabulary grows by the
 -- added tokens, new rows copied from init_token) or fresh with the seed.
-function E.model(o, tok)
+function E.model(o, tok, init_path)
   local m
-  if o.model_path ~= "" then
+  if init_path then
+    m = assert(coconut.gpt2.load(init_path))
+  elseif o.model_path ~= "" then
     local err
     m, err = coconut.gpt2.load(o.model_path)
     if not m then error(err, 0) end
@@ -79,6 +83,7 @@ function E.model(o, tok)
   else
     m = coconut.gpt2.new{preset = o.model, vocab_size = tok:size(), n_positions = o.n_positions, dropout = o.dropout,
                          seed = o.seed + 1}
+    if o.position_init == "sinusoid" then m:init_positions("sinusoid", 0.02) end
   end
   local c = m:config()
   if c.vocab_size < tok:size() then
@@ -124,9 +129,10 @@ function E.main(cfg)
     info.blis_arch, info.threads, root)
 
   -- data
-  local ds = coconut.plugin.load("dataset", cfg.dataset, {
-    dir = o.data, train_file = o.train_file, valid_file = o.valid_file, test_file = o.test_file, generate = true,
-    seed = o.data_seed})
+  local dopts = {dir = o.data, train_file = o.train_file, valid_file = o.valid_file, test_file = o.test_file,
+                 generate = true, seed = o.data_seed}
+  for k, v in pairs(cfg.dataset_options and cfg.dataset_options(o) or {}) do dopts[k] = v end
+  local ds = coconut.plugin.load("dataset", cfg.dataset, dopts)
   local data = {train = take(ds:load("train"), o.n_train), valid = take(ds:load("valid"), o.n_valid),
                 test = take(ds:load("test"), o.n_test), extra = {}}
   for split, list in pairs(data) do if split ~= "extra" then check_dataset(list, split) end end
@@ -145,11 +151,18 @@ function E.main(cfg)
   P.log("[%s] tokenizer: %s, %d tokens", cfg.name, tok:kind(), tok:size())
 
   local eot = coconut.plugin.load("eot", o.eot, {})
+  local init_path
+  if o.pretrain_epochs > 0 then
+    local pm = PT.run{dir = root .. "/pretrain", opts = o, model = E.model(o, tok), examples = data.train,
+                      layout = Layout.new(tok, special), special = special}
+    init_path = root .. "/pretrain/model.safetensors"
+    pm:close()
+  end
   local results = {}
   for _, method in ipairs(methods) do
     local dir = root .. "/" .. method
     local t0 = coconut.time()
-    local model = E.model(o, tok)
+    local model = E.model(o, tok, init_path)
     if method == methods[1] then P.log("[%s] model: %s", cfg.name, tostring(model)) end
     local probes = {}
     for _, name in ipairs(split_list(o.probes)) do

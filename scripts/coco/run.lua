@@ -153,14 +153,32 @@ function R.run(ctx)
   if resume and coconut.fs.exists(join(dir, "checkpoints/last/optimizer.safetensors")) then
     assert(ctx.opt:load(join(dir, "checkpoints/last/optimizer.safetensors")))
   end
-  local metrics = assert(coconut.csv.open(join(dir, "metrics.csv"), METRICS, {append = resume}))
-  local evalcsv = assert(coconut.csv.open(join(dir, "eval.csv"), EVAL, {append = resume}))
-  local summary = assert(coconut.csv.open(join(dir, "summary.csv"), SUMMARY, {append = resume}))
+  -- Result tables grow row by row (each row written whole and flushed), so a
+  -- long run can be watched and a crash keeps every finished row; a fresh run
+  -- starts them empty, a resumed one appends (the header must match).
+  local function table_file(path, cols)
+    if not resume and coconut.fs.exists(path) then assert(coconut.fs.remove(path)) end
+    if resume and not state.finished and coconut.fs.exists(path) then
+      -- drop rows of the epoch that was interrupted (and of a partial final
+      -- evaluation): they are recomputed; keeping them would count them twice
+      local rows = assert(coconut.csv.read(path))
+      local w = assert(coconut.csv.open(path, cols))
+      for _, r in ipairs(rows) do
+        local e = tonumber(r.epoch)
+        if e and e <= state.epoch_done and (r.split == nil or r.split == "valid") then w:row(r) end
+      end
+      assert(w:close())
+    end
+    return assert(coconut.csv.open(path, cols, {append = true}))
+  end
+  local metrics = table_file(join(dir, "metrics.csv"), METRICS)
+  local evalcsv = table_file(join(dir, "eval.csv"), EVAL)
+  local summary = table_file(join(dir, "summary.csv"), SUMMARY)
   if #ctx.probes > 0 then assert(coconut.fs.mkdir(join(dir, "probes"))) end
   for _, p in ipairs(ctx.probes) do
     local cols = {"split", "epoch", "stage"}
     for _, c in ipairs(p.plugin:columns()) do cols[#cols + 1] = c end
-    p.csv = assert(coconut.csv.open(join(dir, "probes/" .. p.name .. ".csv"), cols, {append = resume}))
+    p.csv = table_file(join(dir, "probes/" .. p.name .. ".csv"), cols)
   end
 
   local train, valid = ctx.data.train, ctx.data.valid
@@ -171,7 +189,9 @@ function R.run(ctx)
   if state.epoch_done > 0 then prev_stage = epochs[state.epoch_done] end
   for epoch = state.epoch_done + 1, #epochs do
     local stage = epochs[epoch]
-    if stage ~= prev_stage and epoch > 1 and ctx.curriculum:reset_optimizer(stage) then
+    if o.reset_every_epoch and epoch > 1 then
+      ctx.opt:reset() -- what the official run.py does when reset_optimizer is set
+    elseif stage ~= prev_stage and epoch > 1 and ctx.curriculum:reset_optimizer(stage) then
       ctx.opt:reset()
       P.log("[%s] stage %d: optimizer reset", ctx.method, stage)
     end
@@ -213,6 +233,9 @@ function R.run(ctx)
         nmicro = nmicro + 1
         step_tokens = step_tokens + batch.input_ids:numel()
         out:backward(1.0 / nm) -- the step's gradient is the mean of the micro-batch means
+      end
+      if o.warmup_steps > 0 then -- linear warm-up (from-scratch models); the official schedule is constant
+        ctx.opt:set_lr(o.lr * math.min(1, (state.step + 1) / o.warmup_steps))
       end
       local gnorm = ctx.opt:step()
       state.step = state.step + 1

@@ -17,6 +17,12 @@ static coco_tensor *f_linear(coco_tape *tp, coco_tensor **in, void *ud) { return
 static coco_tensor *f_linear_wt(coco_tape *tp, coco_tensor **in, void *ud) {
     return coco_linear_wt(tp, in[0], in[1], in[2]);
 }
+static coco_tensor *f_gelu_linear(coco_tape *tp, coco_tensor **in, void *ud) {
+    return coco_gelu_linear(tp, in[0], in[1], in[2]);
+}
+static coco_tensor *f_linear_add(coco_tape *tp, coco_tensor **in, void *ud) {
+    return coco_linear_add(tp, in[0], in[1], in[2], in[3]);
+}
 static coco_tensor *f_layernorm(coco_tape *tp, coco_tensor **in, void *ud) {
     return coco_layernorm(tp, in[0], in[1], in[2], 1e-5f);
 }
@@ -27,6 +33,9 @@ static coco_tensor *f_mean(coco_tape *tp, coco_tensor **in, void *ud) { return c
 static coco_tensor *f_scale(coco_tape *tp, coco_tensor **in, void *ud) { return coco_scale(tp, in[0], -1.7f); }
 static coco_tensor *f_ce(coco_tape *tp, coco_tensor **in, void *ud) {
     return coco_cross_entropy(tp, in[0], (coco_tensor *)ud, -100);
+}
+static coco_tensor *f_lmce(coco_tape *tp, coco_tensor **in, void *ud) {
+    return coco_lm_head_ce(tp, in[0], in[1], (coco_tensor *)ud, -100);
 }
 static coco_tensor *f_gather(coco_tape *tp, coco_tensor **in, void *ud) { return coco_gather_rows(tp, in[0], ud); }
 static coco_tensor *f_scatter(coco_tape *tp, coco_tensor **in, void *ud) {
@@ -90,6 +99,31 @@ static void test_grad_linear(void **s) {
     release_all(3, in);
 }
 
+static void test_grad_gelu_linear(void **s) {
+    coco_tensor *in[3] = {req(tu_randn(27, 1.5f, 2, (int64_t)4, (int64_t)6)), req(tu_randn(28, 0.5f, 2, (int64_t)6, (int64_t)3)),
+                          req(tu_randn(29, 0.5f, 1, (int64_t)3))};
+    check_op("gelu_linear", "gelu_linear", f_gelu_linear, 3, in, NULL);
+    /* equals the unfused pair */
+    coco_tape *tp = coco_tape_new();
+    coco_tensor *a = coco_gelu_linear(tp, in[0], in[1], in[2]);
+    coco_tensor *b = coco_linear(tp, coco_gelu(tp, in[0]), in[1], in[2]);
+    assert_true(coco_max_abs_diff(coco_f32(a), coco_f32(b), a->numel) < 1e-6);
+    coco_tape_free(tp);
+    release_all(3, in);
+}
+
+static void test_grad_linear_add(void **s) {
+    coco_tensor *in[4] = {req(tu_randn(33, 1.0f, 2, (int64_t)4, (int64_t)5)), req(tu_randn(34, 0.5f, 2, (int64_t)5, (int64_t)3)),
+                          req(tu_randn(35, 0.5f, 1, (int64_t)3)), req(tu_randn(36, 1.0f, 2, (int64_t)4, (int64_t)3))};
+    check_op("linear_add", "linear_add", f_linear_add, 4, in, NULL);
+    coco_tape *tp = coco_tape_new();
+    coco_tensor *a = coco_linear_add(tp, in[0], in[1], in[2], in[3]);
+    coco_tensor *b = coco_add(tp, in[3], coco_linear(tp, in[0], in[1], in[2]));
+    assert_true(coco_max_abs_diff(coco_f32(a), coco_f32(b), a->numel) < 1e-6);
+    coco_tape_free(tp);
+    release_all(4, in);
+}
+
 static void test_grad_linear_wt(void **s) {
     coco_tensor *in[3] = {req(tu_randn(5, 1.0f, 2, (int64_t)6, (int64_t)5)),
                           req(tu_randn(6, 0.5f, 2, (int64_t)7, (int64_t)5)), NULL};
@@ -126,6 +160,36 @@ static void test_grad_cross_entropy(void **s) {
     check_op("cross_entropy", "cross_entropy", f_ce, 1, in, tg);
     coco_tensor_release(tg);
     release_all(1, in);
+}
+
+/* The fused head equals linear_wt + cross_entropy in value and gradients, and
+ * passes its own gradient check (more rows than one chunk, some ignored). */
+static void test_lm_head_ce(void **s) {
+    int64_t R = 300, d = 6, V = 11;
+    coco_tensor *h = req(tu_randn(23, 1.0f, 2, R, d)), *W = req(tu_randn(24, 1.0f, 2, V, d));
+    coco_tensor *tg = coco_tensor_new(COCO_I32, 1, (int64_t[]){R});
+    for (int64_t r = 0; r < R; r++) coco_i32(tg)[r] = r % 3 == 0 ? -100 : (int32_t)((r * 7) % V);
+    coco_tape *tp = coco_tape_new();
+    coco_tensor *l1 = coco_lm_head_ce(tp, h, W, tg, -100);
+    coco_backward(tp, l1);
+    float v1 = coco_f32(l1)[0]; /* the tape is reset below */
+    coco_tensor *gh = coco_tensor_clone(h->grad), *gW = coco_tensor_clone(W->grad);
+    coco_zero_grad(h), coco_zero_grad(W);
+    coco_tape_reset(tp);
+    coco_tensor *l2 = coco_cross_entropy(tp, coco_linear_wt(tp, h, W, NULL), tg, -100);
+    coco_backward(tp, l2);
+    assert_true(fabsf(v1 - coco_f32(l2)[0]) < 1e-5f * fabsf(coco_f32(l2)[0]));
+    assert_true(coco_max_abs_diff(coco_f32(gh), coco_f32(h->grad), gh->numel) < 1e-6);
+    assert_true(coco_max_abs_diff(coco_f32(gW), coco_f32(W->grad), gW->numel) < 1e-6);
+    coco_tape_free(tp);
+    coco_tensor_release(gh), coco_tensor_release(gW);
+    /* small case for finite differences */
+    coco_tensor *h2 = req(tu_randn(25, 1.0f, 2, (int64_t)5, (int64_t)4)), *W2 = req(tu_randn(26, 1.0f, 2, (int64_t)7, (int64_t)4));
+    coco_tensor *tg2 = tu_ids(5, (int32_t[]){3, -100, 6, 0, 2});
+    coco_tensor *in[2] = {h2, W2};
+    check_op("lm_head_ce", "lm_head_ce", f_lmce, 2, in, tg2);
+    coco_tensor *all[] = {h, W, tg, h2, W2, tg2};
+    release_all(6, all);
 }
 
 static void test_grad_gather_scatter(void **s) {
@@ -491,10 +555,13 @@ int main(void) {
         cmocka_unit_test(test_grad_embedding),
         cmocka_unit_test(test_grad_linear),
         cmocka_unit_test(test_grad_linear_wt),
+        cmocka_unit_test(test_grad_gelu_linear),
+        cmocka_unit_test(test_grad_linear_add),
         cmocka_unit_test(test_grad_layernorm),
         cmocka_unit_test(test_grad_gelu),
         cmocka_unit_test(test_grad_add_sum_mean_scale),
         cmocka_unit_test(test_grad_cross_entropy),
+        cmocka_unit_test(test_lm_head_ce),
         cmocka_unit_test(test_grad_gather_scatter),
         cmocka_unit_test(test_grad_concat),
         cmocka_unit_test(test_grad_sigmoid_bce),

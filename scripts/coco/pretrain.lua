@@ -1,0 +1,90 @@
+-- coco.pretrain — language-model pretraining of a from-scratch model on the
+-- questions' text, shared by every method of an experiment.
+--
+-- The paper starts every method from pretrained GPT-2, which already copies
+-- names from its context (induction heads). A small model trained from scratch
+-- sees one copy target per example in the Coconut/CoT/No-CoT losses (labels are
+-- -100 over the question) and stays on the "guess a name" plateau for a long
+-- time: content-based copying at variable positions forms slowly (measured:
+-- no progress in 600 steps on a plain repeat task with random lengths, while a
+-- fixed-length one is learned in 300). This stage stands in for GPT-2's
+-- pretraining, on the questions' text only (facts and the question sentence;
+-- never steps or answers), so it teaches copying, not the task:
+--   task "repeat": the question twice, loss on the second copy — every token of
+--                  the copy is predictable only by looking back (dense copying);
+--   task "lm":     next-token loss over the question.
+-- All methods then start from the same pretrained weights.
+local P = require "coco.progress"
+
+local M = {}
+
+-- examples: training examples; layout: coco.layout; returns the model (trained in place)
+function M.run(ctx)
+  local o, m, dir = ctx.opts, ctx.model, ctx.dir
+  assert(coconut.fs.mkdir(dir))
+  local final = dir .. "/model.safetensors"
+  if coconut.fs.exists(dir .. "/state.json") then
+    P.log("[pretrain] reusing %s", final)
+    return assert(coconut.gpt2.load(final))
+  end
+  local opt = coconut.optim.adamw(m, {lr = o.pretrain_lr > 0 and o.pretrain_lr or o.lr, weight_decay = o.weight_decay,
+                                      betas = {o.beta1, o.beta2}})
+  local metrics = assert(coconut.csv.open(dir .. "/metrics.csv", {"step", "epoch", "loss", "tokens_per_s"}))
+  local items = {}
+  for i, ex in ipairs(ctx.examples) do
+    local q = ctx.layout:pieces(ex).q
+    local ids, labels = {}, {}
+    if o.pretrain_task == "repeat" then
+      for j = 1, #q do ids[j] = q[j]; labels[j] = -100 end
+      for j = 1, #q do ids[#q + j] = q[j]; labels[#q + j] = q[j] end
+    elseif o.pretrain_task == "lm" then
+      for j = 1, #q do ids[j] = q[j]; labels[j] = q[j] end
+    else
+      error("--pretrain_task must be 'repeat' or 'lm', got '" .. tostring(o.pretrain_task) .. "'", 0)
+    end
+    items[i] = {input_ids = ids, labels = labels}
+  end
+  local micro, step = o.micro_batch, 0
+  local accum = math.max(1, o.batch_size // micro)
+  m:train(true)
+  for epoch = 1, o.pretrain_epochs do
+    coconut.rng(o.seed * 7919 + epoch):shuffle(items)
+    local nsteps = math.ceil(#items / (micro * accum))
+    local bar = P.new{total = nsteps, label = string.format("[pretrain] epoch %d/%d", epoch, o.pretrain_epochs),
+                      every = math.max(1, nsteps // 5)}
+    local pos, lsum = 1, 0
+    for s = 1, nsteps do
+      local t0 = coconut.time()
+      m:zero_grad()
+      local nm = math.min(accum, math.ceil((#items - pos + 1) / micro))
+      local l, toks = 0, 0
+      for _ = 1, nm do
+        local chunk = {}
+        for i = pos, math.min(#items, pos + micro - 1) do chunk[#chunk + 1] = items[i] end
+        pos = pos + #chunk
+        local batch = coconut.collate(chunk, {pad_id = ctx.special.eos})
+        local out <close> = m:forward(batch, {logits = false})
+        if out.loss ~= out.loss then error("[pretrain] loss is NaN at epoch " .. epoch .. " step " .. s, 0) end
+        l = l + out.loss / nm
+        toks = toks + batch.input_ids:numel()
+        out:backward(1.0 / nm)
+      end
+      if o.warmup_steps > 0 then
+        opt:set_lr((o.pretrain_lr > 0 and o.pretrain_lr or o.lr) * math.min(1, (step + 1) / o.warmup_steps))
+      end
+      opt:step()
+      step = step + 1
+      lsum = lsum + l
+      metrics:row{step = step, epoch = epoch, loss = l, tokens_per_s = toks / math.max(coconut.time() - t0, 1e-9)}
+      bar:update(s, {loss = l})
+    end
+    bar:done()
+    P.log("[pretrain] epoch %d/%d: loss %.4f", epoch, o.pretrain_epochs, lsum / nsteps)
+  end
+  assert(metrics:close())
+  assert(m:save(final))
+  assert(coconut.json.write(dir .. "/state.json", {epochs = o.pretrain_epochs, steps = step}))
+  return m
+end
+
+return M
