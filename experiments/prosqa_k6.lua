@@ -36,6 +36,7 @@ local spec = O.spec{
   {"test_file", "string", "", "explicit test JSON"},
   {"data_seed", "int", 20241209, "seed of the ProsQA generator"},
   {"graph_nodes", "int", 28, "generator: nodes per graph (28 = the official distribution; fewer = shorter questions)"},
+  {"graph_min_hops", "int", 3, "generator: shortest root-to-target distance at least this (official: 3)"},
   {"n_train", "int", 0, "use the first n training examples (0: all)"},
   {"n_valid", "int", 0, "use the first n validation examples (0: all)"},
   {"n_test", "int", 0, "use the first n test examples (0: all)"},
@@ -73,6 +74,7 @@ local spec = O.spec{
   {"reset_optimizer", "bool", true, "reset AdamW at each stage switch"},
   {"reset_every_epoch", "bool", false, "reset AdamW at every epoch instead (what the official run.py does with reset_optimizer)"},
   {"max_epochs", "int", 0, "stop after this many epochs (0: the full schedule)"},
+  {"coconut_from_cot", "bool", false, "start Coconut from the CoT model and train stages 1.. (the official GSM8k recipe)"},
   -- evaluation
   {"eot", "string", "fixed", "<eot> policy plugin"},
   {"eval_batch", "int", 64, "prompts generated together"},
@@ -90,10 +92,10 @@ local presets = {
   -- instead of ~280) and a copy pretraining shared by all methods, because a
   -- from-scratch model needs both to leave the "guess a name" plateau within
   -- minutes (see scripts/coco/pretrain.lua).
-  small = {model = "small", n_positions = 512, data = "datasets/prosqa_small", graph_nodes = 9, n_train = 6000,
-           n_valid = 200, n_test = 500, lr = 1e-3, warmup_steps = 100, batch_size = 16, micro_batch = 16,
+  small = {model = "small", n_positions = 512, data = "datasets/prosqa_small", graph_nodes = 10, graph_min_hops = 4,
+           n_train = 6000, n_valid = 200, n_test = 500, lr = 1e-3, warmup_steps = 100, batch_size = 16, micro_batch = 16,
            pretrain_epochs = 5, pretrain_task = "repeat", max_latent_stage = 6, epochs_per_stage = 1, epochs = 10,
-           baseline_epochs = 10, dropout = 0.0, max_new_tokens = 40, eval_batch = 100},
+           baseline_epochs = 10, coconut_from_cot = true, dropout = 0.0, max_new_tokens = 48, eval_batch = 100},
   quick = {model = "tiny", n_positions = 256, data = "datasets/prosqa_quick", graph_nodes = 9, n_train = 96,
            n_valid = 24, n_test = 24, lr = 3e-3, batch_size = 16, micro_batch = 16, pretrain_epochs = 1,
            max_latent_stage = 2, epochs_per_stage = 1, epochs = 3, baseline_epochs = 2, dropout = 0.0,
@@ -101,4 +103,4 @@ local presets = {
 }
 
 E.main{name = "prosqa_k6", spec = spec, presets = presets, argv = arg, dataset = "prosqa", all_methods = "coconut,cot,nocot",
-       dataset_options = function(o) return {nodes = o.graph_nodes} end}
+       dataset_options = function(o) return {nodes = o.graph_nodes, min_hops = o.graph_min_hops} end}

@@ -123,6 +123,16 @@ function E.main(cfg)
   end
   assert(coconut.fs.mkdir(root))
   local methods = o.method == "all" and split_list(cfg.all_methods or "coconut,cot,nocot") or split_list(o.method)
+  if o.coconut_from_cot then
+    -- the official GSM8k recipe: Coconut starts from the CoT model (its stage 0)
+    -- and trains stages 1.. only, so CoT runs first
+    local has_cot, ordered = false, {}
+    for _, m in ipairs(methods) do has_cot = has_cot or m == "cot" end
+    if not has_cot then error("--coconut_from_cot needs the cot method in the same run (--method all or cot,coconut)", 0) end
+    ordered[1] = "cot"
+    for _, m in ipairs(methods) do if m ~= "cot" then ordered[#ordered + 1] = m end end
+    methods = ordered
+  end
   assert(coconut.json.write(root .. "/config.json", O.resolved(cfg.spec, o)))
   local info = coconut.info()
   P.log("[%s] coconut %s, %s, BLIS %s (%s), %d threads; results in %s", cfg.name, info.version, info.lua, info.blis,
@@ -162,7 +172,13 @@ function E.main(cfg)
   for _, method in ipairs(methods) do
     local dir = root .. "/" .. method
     local t0 = coconut.time()
-    local model = E.model(o, tok, init_path)
+    local first_stage = 0
+    local from = init_path
+    if method == "coconut" and o.coconut_from_cot then
+      from, first_stage = root .. "/cot/checkpoints/best/model.safetensors", 1
+      P.log("[%s] starting from the CoT model (%s), stages 1..", method, from)
+    end
+    local model = E.model(o, tok, from)
     if method == methods[1] then P.log("[%s] model: %s", cfg.name, tostring(model)) end
     local probes = {}
     for _, name in ipairs(split_list(o.probes)) do
@@ -175,13 +191,18 @@ function E.main(cfg)
     mo.method = method
     assert(coconut.json.write(dir .. "/config.json", O.resolved(cfg.spec, mo)))
     local r = R.run{dir = dir, opts = o, model = model, tok = tok, special = special, data = data, curriculum = cur,
-                    eot = eot, probes = probes, method = method}
+                    eot = eot, probes = probes, method = method, first_stage = first_stage}
     r.method = method
     r.seconds = coconut.time() - t0
     results[#results + 1] = r
   end
 
-  -- one row per method
+  -- one row per method, in the order asked for
+  if o.coconut_from_cot then
+    local order = {}
+    for i, m in ipairs(o.method == "all" and split_list(cfg.all_methods or "coconut,cot,nocot") or split_list(o.method)) do order[m] = i end
+    table.sort(results, function(a, b) return (order[a.method] or 99) < (order[b.method] or 99) end)
+  end
   local cols = {"method", "best_epoch", "valid_accuracy", "test_accuracy", "train_seconds", "wall_seconds"}
   local extra_names = {}
   for name in pairs(data.extra) do extra_names[#extra_names + 1] = name end

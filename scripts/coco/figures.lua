@@ -14,14 +14,13 @@ local HEADER = [[
 set datafile separator comma
 set datafile missing "nan"
 set key outside right top
-set termoption noenhanced
 set grid
-if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) { set terminal pngcairo size 900,520 font "sans,10" } else { set terminal png size 900,520 }
+if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) { set terminal pngcairo noenhanced size 900,520 font "sans,10" } else { set terminal png noenhanced size 900,520 }
 set output ARG1
 ]]
 
 local FOOTER = [[
-set terminal svg size 900,520 dynamic font "sans,10"
+set terminal svg noenhanced size 900,520 dynamic font "sans,10"
 set output ARG2
 replot
 unset output
@@ -43,7 +42,7 @@ F.render = render
 
 -- Stage boundaries: the stage is drawn as a step line on the right axis, read
 -- from the same CSV, so boundaries stay a function of the data.
-local STAGE = [[, "summary.csv" using "epoch":(strcol("split") eq "valid" ? column("stage") : NaN) axes x1y2 with steps lw 1 dt 2 lc rgb "#888888" title "stage"]]
+local STAGE = [[, "summary.csv" using "epoch":(strcol("split") eq "valid" ? column("stage") : NaN) axes x1y2 with fsteps lw 1 dt 2 lc rgb "#888888" title "stage"]]
 
 -- Per-method figures: training loss and validation accuracy per epoch.
 function F.method(dir, title)
@@ -55,6 +54,8 @@ set ylabel "loss"
 set y2label "stage"
 set y2tics 1
 set ytics nomirror
+stats "summary.csv" using "stage" nooutput
+set y2range [-0.5:STATS_max + 0.5]
 plot "metrics.csv" using (column("epoch") - 1 + column("epoch_progress")):"loss" with lines lw 1 lc rgb "#a6c8e8" title "loss (per step)", \
      "summary.csv" using "epoch":(strcol("split") eq "valid" ? column("train_loss") : NaN) with linespoints lw 2 pt 7 lc rgb "#1f5fa6" title "mean loss (per epoch)"]] .. STAGE .. "\n"
   out[#out + 1] = {render(dir, "loss", loss, title .. " training loss")}
@@ -62,6 +63,8 @@ plot "metrics.csv" using (column("epoch") - 1 + column("epoch_progress")):"loss"
 set title "]] .. title .. [[: validation accuracy"
 set xlabel "epoch"
 set ylabel "accuracy"
+stats "summary.csv" using "stage" nooutput
+set y2range [-0.5:STATS_max + 0.5]
 set yrange [0:1]
 set y2label "stage"
 set y2tics 1

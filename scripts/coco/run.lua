@@ -30,10 +30,10 @@ local SUMMARY = {"split", "epoch", "stage", "train_loss", "accuracy", "n", "epoc
 
 local function join(dir, name) return dir .. "/" .. name end
 
--- Stage of each epoch (1-based epochs) from the curriculum.
-local function schedule(cur)
+-- Stage of each epoch (1-based epochs) from the curriculum, from first_stage on.
+local function schedule(cur, first_stage)
   local epochs = {}
-  for st = 0, cur:num_stages() - 1 do
+  for st = first_stage or 0, cur:num_stages() - 1 do
     for _ = 1, cur:stage_epochs(st) do epochs[#epochs + 1] = st end
   end
   return epochs
@@ -133,7 +133,7 @@ function R.run(ctx)
   assert(coconut.fs.mkdir(dir))
   ctx.layout = Layout.new(ctx.tok, ctx.special)
   local m = ctx.model
-  local epochs = schedule(ctx.curriculum)
+  local epochs = schedule(ctx.curriculum, ctx.first_stage)
   if o.max_epochs > 0 and #epochs > o.max_epochs then
     for i = #epochs, o.max_epochs + 1, -1 do epochs[i] = nil end
   end

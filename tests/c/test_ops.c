@@ -23,6 +23,11 @@ static coco_tensor *f_gelu_linear(coco_tape *tp, coco_tensor **in, void *ud) {
 static coco_tensor *f_linear_add(coco_tape *tp, coco_tensor **in, void *ud) {
     return coco_linear_add(tp, in[0], in[1], in[2], in[3]);
 }
+static coco_tensor *f_reshape_slice(coco_tape *tp, coco_tensor **in, void *ud) {
+    /* [2,6,3] -> slice columns 1..4 of axis 1 -> [2,3,3] -> reshape [6,3] -> times 1 to keep it an op chain */
+    coco_tensor *s = coco_slice(tp, in[0], 1, 1, 4);
+    return coco_reshape(tp, s, 2, (int64_t[]){6, 3});
+}
 static coco_tensor *f_layernorm(coco_tape *tp, coco_tensor **in, void *ud) {
     return coco_layernorm(tp, in[0], in[1], in[2], 1e-5f);
 }
@@ -122,6 +127,21 @@ static void test_grad_linear_add(void **s) {
     assert_true(coco_max_abs_diff(coco_f32(a), coco_f32(b), a->numel) < 1e-6);
     coco_tape_free(tp);
     release_all(4, in);
+}
+
+static void test_grad_slice_reshape(void **s) {
+    coco_tensor *in[1] = {req(tu_randn(37, 1.0f, 3, (int64_t)2, (int64_t)6, (int64_t)3))};
+    check_op("slice", "slice", f_reshape_slice, 1, in, NULL);
+    check_op("reshape", "reshape", f_reshape_slice, 1, in, NULL);
+    /* values: row 1 of the result is element [0, 2, :] */
+    coco_tape *tp = coco_tape_new();
+    coco_tensor *y = f_reshape_slice(tp, in, NULL);
+    for (int j = 0; j < 3; j++) assert_float_equal(coco_f32(y)[3 + j], coco_f32(in[0])[(0 * 6 + 2) * 3 + j], 0);
+    EXPECT_FAIL(coco_slice(tp, in[0], 1, 4, 7), "slice: range [4, 7) is outside axis 1 of [2,6,3] f32");
+    EXPECT_FAIL(coco_reshape(tp, in[0], 2, (int64_t[]){5, 7}), "reshape: cannot view [2,6,3] f32 as a rank-2 shape with 35 elements");
+    coco_set_error_handler(NULL, NULL);
+    coco_tape_free(tp);
+    release_all(1, in);
 }
 
 static void test_grad_linear_wt(void **s) {
@@ -557,6 +577,7 @@ int main(void) {
         cmocka_unit_test(test_grad_linear_wt),
         cmocka_unit_test(test_grad_gelu_linear),
         cmocka_unit_test(test_grad_linear_add),
+        cmocka_unit_test(test_grad_slice_reshape),
         cmocka_unit_test(test_grad_layernorm),
         cmocka_unit_test(test_grad_gelu),
         cmocka_unit_test(test_grad_add_sum_mean_scale),
