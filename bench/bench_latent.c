@@ -10,7 +10,8 @@
  *       <|start-latent|>, THOUGHTS thoughts, then ANSWER greedy tokens (the random
  *       model is steered to emit exactly ANSWER tokens by max_new_tokens, eos never
  *       chosen), BATCH prompts per call; prints seconds per question.
- * MODEL is a GPT-2 preset (gpt2, small, ...); weights are random. */
+ * MODEL is a GPT-2 preset (gpt2, small, ...); weights are random.
+ * COCONUT_BENCH_PROFILE=1 prints the per-op profile of the last eval call. */
 #include <stdio.h>
 
 #include "bench_util.h"
@@ -103,6 +104,10 @@ static int bench_eval(const char *preset, int P, int N, int A, int batch, int qu
     int64_t passes = 0;
     for (int r = 0; r <= reps; r++) {
         coco_gen_result res;
+        if (r == reps && getenv("COCONUT_BENCH_PROFILE")) { /* profile the last call only */
+            coco_profile_reset();
+            coco_profile_enabled = 1;
+        }
         double t0 = coco_now();
         if (coco_latent_generate(m, &ids, batch, (const int32_t *const *)pr, len, &o, &res) != 0) {
             fprintf(stderr, "%s\n", coco_errmsg());
@@ -112,6 +117,7 @@ static int bench_eval(const char *preset, int P, int N, int A, int batch, int qu
         passes = res.forward_passes;
         coco_gen_result_free(&res);
     }
+    if (getenv("COCONUT_BENCH_PROFILE")) coco_profile_report(stdout);
     printf("eval  %-6s prompt=%d thoughts=%d answer=%d batch=%d threads=%d: %.3f s per question (%lld passes per call)\n",
            preset, P, N, A, batch, coco_threads(), bench_median(times, reps), (long long)passes);
     for (int i = 0; i < batch; i++) free(pr[i]);

@@ -117,6 +117,26 @@ void coco_arena_reset(coco_arena *a) {
     a->since_reset_overflow = 0;
 }
 
+coco_arena_mark coco_arena_mark_now(const coco_arena *a) {
+    return (coco_arena_mark){a->head, a->head ? a->head->used : 0, a->used};
+}
+
+/* Chunks created or moved to the front after the mark sit before the marked
+ * chunk in the list; they are emptied (kept), the marked one is cut back. A mark
+ * taken before a reset must not be rewound to (the reset may replace chunks). */
+void coco_arena_rewind(coco_arena *a, coco_arena_mark m) {
+    chunk *c = a->head;
+    while (c && c != (chunk *)m.chunk) {
+        c->used = 0;
+        c = c->next;
+    }
+    if (m.chunk) {
+        if (!c) coco_fail("arena: rewind to a mark that is not in this arena");
+        c->used = m.chunk_used;
+    }
+    a->used = m.used;
+}
+
 size_t coco_arena_used(const coco_arena *a) { return a->used; }
 size_t coco_arena_capacity(const coco_arena *a) { return a->capacity; }
 size_t coco_arena_peak(const coco_arena *a) { return a->peak; }

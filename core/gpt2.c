@@ -529,8 +529,25 @@ coco_tensor *coco_gpt2_forward(coco_gpt2 *m, coco_tape *tp, coco_kv_cache *kv, c
     coco_tensor *x = sp->ids ? coco_embedding(tp, sp->ids, m->wte) : sp->embeds;
     x = coco_add(tp, x, coco_embedding(tp, pos, m->wpe));
     if (tr) x = coco_dropout(tp, x, c->embd_pdrop);
+    /* Without grad nothing refers back to a layer's activations: copy each layer's
+     * output into one of two buffers and rewind the arena, so inference holds one
+     * layer's activations (warm memory) instead of all n_layer. */
+    int nograd = !coco_tape_grad_enabled(tp);
+    coco_tensor *xbuf[2] = {NULL, NULL};
+    coco_arena_mark mk = {0};
+    if (nograd) {
+        xbuf[0] = coco_tape_tensor(tp, COCO_F32, 3, (int64_t[]){B, Tn, d});
+        xbuf[1] = coco_tape_tensor(tp, COCO_F32, 3, (int64_t[]){B, Tn, d});
+        mk = coco_arena_mark_now(coco_tape_arena(tp));
+    }
     for (int l = 0; l < c->n_layer; l++) {
         coco_gpt2_block *bl = &m->h[l];
+        if (nograd) {
+            coco_tensor *keep = xbuf[l & 1];
+            memcpy(coco_f32(keep), coco_f32(x), (size_t)(B * Tn * d) * sizeof(float));
+            coco_arena_rewind(coco_tape_arena(tp), mk);
+            x = keep;
+        }
         coco_tensor *h = coco_layernorm(tp, x, bl->ln1_w, bl->ln1_b, c->layer_norm_epsilon);
         coco_tensor *qkv = coco_linear(tp, h, bl->attn_w, bl->attn_b);
         coco_tensor *att = coco_attention(tp, qkv, kv->k[l], kv->v[l], t0, sp->mask, c->n_head, tr ? c->attn_pdrop : 0.0f);

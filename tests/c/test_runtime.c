@@ -92,6 +92,30 @@ static void test_arena(void **s) {
     coco_arena_alloc(a, (size_t)100 << 20);
     assert_int_equal(coco_arena_capacity(a), cap);
     coco_arena_free(a);
+
+    /* mark / rewind: memory after the mark is handed out again, before it is kept;
+     * a rewind across a chunk the allocations spilled into empties that chunk. */
+    a = coco_arena_new();
+    char *keep = coco_arena_alloc(a, 1000);
+    coco_arena_mark m = coco_arena_mark_now(a);
+    char *x1 = coco_arena_alloc(a, 5000);
+    coco_arena_rewind(a, m);
+    assert_int_equal(coco_arena_used(a), 1024);
+    char *x2 = coco_arena_alloc(a, 5000);
+    assert_ptr_equal(x1, x2);
+    assert_true(x2 >= keep + 1000);
+    coco_arena_alloc(a, (size_t)80 << 20); /* a second chunk */
+    size_t cap2 = coco_arena_capacity(a);
+    coco_arena_rewind(a, m);
+    assert_int_equal(coco_arena_used(a), 1024);
+    char *x3 = coco_arena_alloc(a, (size_t)80 << 20); /* reuses the emptied chunk */
+    assert_non_null(x3);
+    assert_int_equal(coco_arena_capacity(a), cap2);
+    char *x4 = coco_arena_alloc(a, 64);
+    assert_non_null(x4);
+    coco_arena_rewind(a, m);
+    assert_ptr_equal(coco_arena_alloc(a, 5000), x1);
+    coco_arena_free(a);
 }
 
 static void test_tensor_lifetimes(void **s) {
