@@ -88,10 +88,11 @@ local presets = {
   paper = {tokenizer = "gpt2", model = "gpt2", lr = 1e-4, weight_decay = 0.01, batch_size = 128, micro_batch = 16,
            epochs = 50, c_thought = 1, max_latent_stage = 6, epochs_per_stage = 5, pad_latent_to_max = true,
            uniform_prob = 0.0, dropout = 0.1, max_new_tokens = 128, eval_batch = 32},
-  -- small: 9-node ProsQA graphs (same generator and rules, questions ~60 tokens
-  -- instead of ~280) and a copy pretraining shared by all methods, because a
-  -- from-scratch model needs both to leave the "guess a name" plateau within
-  -- minutes (see scripts/coco/pretrain.lua).
+  -- small: 10-node ProsQA graphs with 4-6 hop answers (same generator and rules,
+  -- questions ~60 tokens instead of ~280) and a copy pretraining shared by all
+  -- methods, because a from-scratch model needs both to leave the "guess a name"
+  -- plateau within minutes (see scripts/coco/pretrain.lua). Coconut starts from
+  -- the trained CoT model (stage 0), as the official GSM8k recipe does.
   small = {model = "small", n_positions = 512, data = "datasets/prosqa_small", graph_nodes = 10, graph_min_hops = 4,
            n_train = 6000, n_valid = 200, n_test = 500, lr = 1e-3, warmup_steps = 100, batch_size = 16, micro_batch = 16,
            pretrain_epochs = 5, pretrain_task = "repeat", max_latent_stage = 6, epochs_per_stage = 1, epochs = 10,
