@@ -3,7 +3,9 @@
  *   - the core's fp32 FMA peak, from a register-only FMA loop (upper bound);
  *   - BLIS called directly (bli_sgemm), to show the wrapper costs nothing.
  * Shapes: M = 2048 rows (B*T), K = 768, N in {768, 3072, 50257}; op(A) is M x K,
- * op(B) K x N, for NN, NT and TN storage. Medians of repeated runs.
+ * op(B) K x N, for NN, NT and TN storage; then the small-M shapes of a B4 T64
+ * step and a 384-token prefill, where the wrapper overrides BLIS's path choice.
+ * Medians of repeated runs.
  * Usage: bench_gemm [reps]   (COCONUT_BENCH_QUICK=1: only N=768, 3 reps) */
 #include <blis.h>
 #include <immintrin.h>
@@ -55,24 +57,37 @@ int main(int argc, char **argv) {
     double peak = bench_median(peaks, 5);
     printf("measured fp32 FMA peak, one core: %.1f GFLOP/s (AVX2, 2 FMA pipes)\n\n", peak);
 
-    const int64_t M = 2048, K = 768;
+    /* Big shapes: M = 2048 rows (B8 T256), K = 768. Small-M shapes: the rows of a
+     * B4 T64 training step (256) and of a 384-token prefill, where BLIS on its own
+     * picks its unpacked "sup" path (see gemm.c). */
     const int64_t Ns[3] = {768, 3072, 50257};
     const char *names[3] = {"NN", "NT", "TN"};
-    int nN = quick ? 1 : 3;
-    int64_t maxN = Ns[nN - 1];
-    float *A = malloc(sizeof(float) * (size_t)(M * K));
-    float *B = malloc(sizeof(float) * (size_t)(K * maxN));
-    float *C = malloc(sizeof(float) * (size_t)(M * maxN));
-    for (int64_t i = 0; i < M * K; i++) A[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
-    for (int64_t i = 0; i < K * maxN; i++) B[i] = (float)((i * 53) % 103) / 103.0f - 0.5f;
-    memset(C, 0, sizeof(float) * (size_t)(M * maxN));
+    typedef struct { int64_t M, N, K; int v; } shape;
+    shape sm[8] = {{256, 2304, 768, 0}, {256, 3072, 768, 0}, {256, 768, 3072, 0}, {256, 768, 3072, 1},
+                   {384, 2304, 768, 0}, {384, 3072, 768, 0}, {384, 768, 3072, 0}, {384, 768, 768, 0}};
+    int nN = quick ? 1 : 3, nsm = quick ? 2 : 8;
+    int64_t maxN = Ns[nN - 1], Mbig = 2048, Kmax = 3072;
+    float *A = malloc(sizeof(float) * (size_t)(Mbig * Kmax));
+    float *B = malloc(sizeof(float) * (size_t)(Kmax * maxN));
+    float *C = malloc(sizeof(float) * (size_t)(Mbig * maxN));
+    for (int64_t i = 0; i < Mbig * Kmax; i++) A[i] = (float)((i * 37) % 101) / 101.0f - 0.5f;
+    for (int64_t i = 0; i < Kmax * maxN; i++) B[i] = (float)((i * 53) % 103) / 103.0f - 0.5f;
+    memset(C, 0, sizeof(float) * (size_t)(Mbig * maxN));
 
-    printf("%-7s %-3s %4s %10s %10s %9s %9s\n", "N", "op", "thr", "coco GF/s", "BLIS GF/s", "coco/BLIS", "coco/peak");
-    for (int threads = 1; threads <= 2; threads++) {
-        coco_set_threads(threads);
-        for (int ni = 0; ni < nN; ni++) {
-            int64_t N = Ns[ni];
-            for (int v = 0; v < 3; v++) {
+    printf("%-5s %-7s %-5s %-3s %4s %10s %10s %9s %9s\n", "M", "N", "K", "op", "thr", "coco GF/s", "BLIS GF/s", "coco/BLIS",
+           "coco/peak");
+    for (int part = 0; part < 2; part++)
+        for (int threads = 1; threads <= 2; threads++) {
+            coco_set_threads(threads);
+            int count = part == 0 ? nN * 3 : nsm;
+            for (int c = 0; c < count; c++) {
+                int64_t M, N, K;
+                int v;
+                if (part == 0) {
+                    M = Mbig, K = 768, N = Ns[c / 3], v = c % 3;
+                } else {
+                    M = sm[c].M, N = sm[c].N, K = sm[c].K, v = sm[c].v;
+                }
                 int ta = v == 2, tb = v == 1;
                 int64_t lda = ta ? M : K, ldb = tb ? K : N;
                 double tc[16], tr[16];
@@ -91,11 +106,11 @@ int main(int argc, char **argv) {
                     tr[i] = flops / (coco_now() - t) * 1e-9;
                 }
                 double gc = bench_median(tc, r), gr = bench_median(tr, r);
-                printf("%-7lld %-3s %4d %10.1f %10.1f %9.2f %9.2f\n", (long long)N, names[v], threads, gc, gr, gc / gr,
-                       peak > 0 ? gc / (peak * threads) : 0.0);
+                printf("%-5lld %-7lld %-5lld %-3s %4d %10.1f %10.1f %9.2f %9.2f\n", (long long)M, (long long)N, (long long)K,
+                       names[v], threads, gc, gr, gc / gr, peak > 0 ? gc / (peak * threads) : 0.0);
             }
+            if (part == 1 && threads == 1) printf("\n");
         }
-    }
     free(A);
     free(B);
     free(C);
