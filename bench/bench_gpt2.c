@@ -50,6 +50,7 @@ int main(int argc, char **argv) {
     }
     cfg.embd_pdrop = cfg.attn_pdrop = cfg.resid_pdrop = 0.0f; /* same math as the PyTorch script */
     coco_gpt2 *m = coco_gpt2_new(&cfg, 1);
+    long rss_model = coco_peak_rss();
     coco_adamw_config oc = coco_adamw_defaults();
     oc.lr = 1e-4;
     coco_adamw *opt = train ? coco_adamw_new(m->n_params, m->params, (const char *const *)m->names, &oc) : NULL;
@@ -57,6 +58,7 @@ int main(int argc, char **argv) {
     coco_tensor *tg = coco_tensor_new(COCO_I32, 1, (int64_t[]){(int64_t)B * T});
     for (int64_t i = 0; i < (int64_t)B * T; i++) coco_i32(ids)[i] = (int32_t)((i * 2654435761u) % (uint32_t)cfg.vocab_size);
     for (int64_t i = 0; i < (int64_t)B * T; i++) coco_i32(tg)[i] = (i % T == T - 1) ? -100 : coco_i32(ids)[i + 1];
+    long rss_opt = coco_peak_rss();
     coco_tape *tp = coco_tape_new();
     double times[64];
     if (steps > 63) steps = 63;
@@ -69,9 +71,9 @@ int main(int argc, char **argv) {
         double t0 = coco_now();
         coco_tape_reset(tp);
         coco_tape_set_grad_enabled(tp, train);
-        coco_kv_cache *kv = coco_kv_on_tape(m, tp, B, T);
+        /* One span from column 0: no KV cache, as the training loop's plain step. */
         coco_gpt2_span sp = {ids, NULL, NULL, NULL};
-        coco_tensor *h = coco_gpt2_forward(m, tp, kv, &sp);
+        coco_tensor *h = coco_gpt2_forward(m, tp, NULL, &sp);
         if (train) {
             /* The training loop's path: fused head + cross-entropy (no [B,T,V]
              * logits); --logits materialises them as a forward for probes would. */
@@ -110,6 +112,10 @@ int main(int argc, char **argv) {
     } else {
         printf("%s %s threads=%d median %.3f s over %d steps (peak RSS %.0f MB, tape %.0f MB)\n", preset, argv[1], threads,
                med, steps, rss / 1048576.0, coco_tape_bytes(tp) / 1048576.0);
+        size_t apeak = coco_arena_peak(coco_tape_arena(tp)), aused = coco_arena_used(coco_tape_arena(tp));
+        printf("  memory: peak RSS after model %.0f MB, after optimizer %.0f MB; activation arena peak %.0f MB; "
+               "gradient pool %.0f MB\n", rss_model / 1048576.0, rss_opt / 1048576.0, apeak / 1048576.0,
+               (coco_tape_bytes(tp) - aused) / 1048576.0);
     }
     if (profile) coco_profile_report(stdout);
     coco_tape_free(tp);

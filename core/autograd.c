@@ -22,6 +22,10 @@ struct coco_tape {
     pool_buf *free_, *live;
     size_t nfree, capfree, nlive, caplive;
     size_t pool_bytes;
+    /* Saved state handed back to the OS as soon as backward has used it
+     * (coco_tape_saved_big); whatever backward did not free goes on reset. */
+    pool_buf *big;
+    size_t nbig, capbig, big_bytes;
 };
 
 coco_tape *coco_tape_new(void) {
@@ -36,6 +40,8 @@ void coco_tape_free(coco_tape *tp) {
     if (!tp) return;
     for (size_t i = 0; i < tp->nfree; i++) free(tp->free_[i].data);
     for (size_t i = 0; i < tp->nlive; i++) free(tp->live[i].data);
+    for (size_t i = 0; i < tp->nbig; i++) free(tp->big[i].data);
+    free(tp->big);
     free(tp->free_);
     free(tp->live);
     free(tp->nodes);
@@ -54,9 +60,30 @@ static void pool_push(pool_buf **arr, size_t *n, size_t *cap, pool_buf b) {
 void coco_tape_reset(coco_tape *tp) {
     for (size_t i = 0; i < tp->nlive; i++) pool_push(&tp->free_, &tp->nfree, &tp->capfree, tp->live[i]);
     tp->nlive = 0;
+    for (size_t i = 0; i < tp->nbig; i++) free(tp->big[i].data);
+    tp->nbig = 0;
+    tp->big_bytes = 0;
     tp->n = 0;
     tp->stream = 0;
     coco_arena_reset(tp->arena);
+}
+
+void *coco_tape_saved_big(coco_tape *tp, size_t nbytes) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, nbytes ? nbytes : 64) != 0) coco_fail("out of memory allocating %zu bytes of saved state", nbytes);
+    pool_push(&tp->big, &tp->nbig, &tp->capbig, (pool_buf){nbytes, p});
+    tp->big_bytes += nbytes;
+    return p;
+}
+
+void coco_tape_saved_big_free(coco_tape *tp, void *p) {
+    for (size_t i = 0; i < tp->nbig; i++)
+        if (tp->big[i].data == p) {
+            tp->big_bytes -= tp->big[i].bytes;
+            free(p);
+            tp->big[i] = tp->big[--tp->nbig];
+            return;
+        }
 }
 
 coco_arena *coco_tape_arena(coco_tape *tp) { return tp->arena; }
@@ -66,7 +93,7 @@ void coco_tape_set_seed(coco_tape *tp, uint64_t seed) { tp->seed = seed; }
 uint64_t coco_tape_seed(const coco_tape *tp) { return tp->seed; }
 uint64_t coco_tape_next_stream(coco_tape *tp) { return tp->stream++; }
 size_t coco_tape_num_nodes(const coco_tape *tp) { return tp->n; }
-size_t coco_tape_bytes(const coco_tape *tp) { return coco_arena_used(tp->arena) + tp->pool_bytes; }
+size_t coco_tape_bytes(const coco_tape *tp) { return coco_arena_used(tp->arena) + tp->pool_bytes + tp->big_bytes; }
 
 void *coco_tape_alloc(coco_tape *tp, size_t nbytes) { return coco_arena_alloc(tp->arena, nbytes); }
 
@@ -176,6 +203,8 @@ static void release_grad(coco_tape *tp, coco_tensor *t) {
     pool_put(tp, t->grad->data);
     t->grad = NULL;
 }
+
+void coco_grad_release(coco_tape *tp, coco_tensor *t) { release_grad(tp, t); }
 
 /* Test hook: when set, the named op receives its upstream gradient scaled by
  * 1.1, i.e. its backward becomes wrong by 10%. The gradient tests use it to show

@@ -480,7 +480,6 @@ coco_tensor *coco_gpt2_logits(coco_gpt2 *m, coco_tape *tp, coco_tensor *hidden) 
 coco_tensor *coco_gpt2_forward(coco_gpt2 *m, coco_tape *tp, coco_kv_cache *kv, const coco_gpt2_span *sp) {
     char a[96], b[96];
     coco_check_not_null(m, "gpt2_forward", "model");
-    coco_check_not_null(kv, "gpt2_forward", "kv cache");
     coco_check_not_null(sp, "gpt2_forward", "span");
     if ((sp->ids == NULL) == (sp->embeds == NULL)) coco_fail("gpt2_forward: give exactly one of ids and embeds");
     const coco_gpt2_config *c = &m->cfg;
@@ -498,9 +497,9 @@ coco_tensor *coco_gpt2_forward(coco_gpt2 *m, coco_tape *tp, coco_kv_cache *kv, c
         if (sp->embeds->shape[2] != d)
             coco_fail("gpt2_forward: embeds %s must have last dim n_embd = %lld", coco_shape_str(sp->embeds, a, sizeof a), (long long)d);
     }
-    if (B != kv->B) coco_fail("gpt2_forward: batch %lld does not match the kv cache batch %lld", (long long)B, (long long)kv->B);
-    int64_t t0 = kv->len;
-    if (t0 + Tn > kv->Tmax)
+    if (kv && B != kv->B) coco_fail("gpt2_forward: batch %lld does not match the kv cache batch %lld", (long long)B, (long long)kv->B);
+    int64_t t0 = kv ? kv->len : 0;
+    if (kv && t0 + Tn > kv->Tmax)
         coco_fail("gpt2_forward: span [%lld, %lld) does not fit the kv cache of %lld columns", (long long)t0,
                   (long long)(t0 + Tn), (long long)kv->Tmax);
     const coco_tensor *pos = sp->pos;
@@ -548,9 +547,9 @@ coco_tensor *coco_gpt2_forward(coco_gpt2 *m, coco_tape *tp, coco_kv_cache *kv, c
             coco_arena_rewind(coco_tape_arena(tp), mk);
             x = keep;
         }
-        coco_tensor *h = coco_layernorm(tp, x, bl->ln1_w, bl->ln1_b, c->layer_norm_epsilon);
-        coco_tensor *qkv = coco_linear(tp, h, bl->attn_w, bl->attn_b);
-        coco_tensor *att = coco_attention(tp, qkv, kv->k[l], kv->v[l], t0, sp->mask, c->n_head, tr ? c->attn_pdrop : 0.0f);
+        coco_tensor *qkv = coco_ln_linear(tp, x, bl->ln1_w, bl->ln1_b, c->layer_norm_epsilon, bl->attn_w, bl->attn_b);
+        coco_tensor *att = coco_attention(tp, qkv, kv ? kv->k[l] : NULL, kv ? kv->v[l] : NULL, t0, sp->mask, c->n_head,
+                                          tr ? c->attn_pdrop : 0.0f);
         /* x + c_proj(att): fused unless residual dropout sits between them */
         if (tr && c->resid_pdrop > 0) {
             att = coco_dropout(tp, coco_linear(tp, att, bl->attn_proj_w, bl->attn_proj_b), c->resid_pdrop);
@@ -558,12 +557,11 @@ coco_tensor *coco_gpt2_forward(coco_gpt2 *m, coco_tape *tp, coco_kv_cache *kv, c
         } else {
             x = coco_linear_add(tp, att, bl->attn_proj_w, bl->attn_proj_b, x);
         }
-        h = coco_layernorm(tp, x, bl->ln2_w, bl->ln2_b, c->layer_norm_epsilon);
-        coco_tensor *f = coco_linear(tp, h, bl->fc_w, bl->fc_b);
+        coco_tensor *f = coco_ln_linear(tp, x, bl->ln2_w, bl->ln2_b, c->layer_norm_epsilon, bl->fc_w, bl->fc_b);
         f = coco_gelu_linear(tp, f, bl->mlp_proj_w, bl->mlp_proj_b); /* c_proj(gelu(c_fc(h))) */
         if (tr && c->resid_pdrop > 0) f = coco_dropout(tp, f, c->resid_pdrop);
         x = coco_add(tp, x, f);
     }
-    kv->len = t0 + Tn;
+    if (kv) kv->len = t0 + Tn;
     return coco_layernorm(tp, x, m->lnf_w, m->lnf_b, c->layer_norm_epsilon);
 }

@@ -188,17 +188,17 @@ int coco_latent_forward(coco_gpt2 *m, coco_tape *tp, const coco_batch *b, int32_
         return coco_seterr("batch: %lld columns exceed the model's n_positions = %d", (long long)T, m->cfg.n_positions);
     out->first_latent = s;
     out->max_latents = N;
-    coco_kv_cache *kv = coco_kv_on_tape(m, tp, B, T);
     coco_tensor *tok = coco_gpt2_embed(m, tp, b->input_ids);
     coco_tensor *pos = (coco_tensor *)b->position_ids;
     if (N == 0) {
         coco_gpt2_span sp = {NULL, tok, pos, b->attention_mask};
-        coco_tensor *h = coco_gpt2_forward(m, tp, kv, &sp);
+        coco_tensor *h = coco_gpt2_forward(m, tp, NULL, &sp); /* one pass: no cache needed */
         out->passes = 1;
         finish(m, tp, b, h, tok, want_logits, out);
         return 0;
     }
     int np = (int)N + 1;
+    coco_kv_cache *kv = coco_kv_on_tape(m, tp, B, T);
     coco_tensor **hs = coco_tape_alloc(tp, sizeof *hs * (size_t)np), **es = coco_tape_alloc(tp, sizeof *es * (size_t)np);
     int *rows = coco_tape_alloc(tp, sizeof(int) * (size_t)B);
     coco_tensor *prev = NULL;

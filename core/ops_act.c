@@ -11,11 +11,12 @@ typedef struct ln_saved {
     float *mean, *rstd; /* [rows] */
 } ln_saved;
 
-static void layernorm_bwd(coco_tape *tp, coco_node *n) {
-    coco_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
-    const ln_saved *sv = n->saved;
+/* Layernorm backward over rows given the upstream gradient dy [rows, d]:
+ * accumulates into x's, w's and b's grads (shared by layernorm and ln_linear). */
+static void ln_backward(coco_tape *tp, coco_tensor *x, coco_tensor *w, coco_tensor *b, const float *mean, const float *rstd,
+                        const float *dy) {
     int64_t rows = coco_tensor_rows(x), d = coco_tensor_cols(x);
-    const float *xp = coco_f32(x), *wp = coco_f32(w), *dy = coco_f32(n->out->grad);
+    const float *xp = coco_f32(x), *wp = coco_f32(w);
     int fx, fw, fb;
     float *dx = coco_grad_acc(tp, x, &fx);
     float *dw = coco_grad_acc(tp, w, &fw);
@@ -24,7 +25,7 @@ static void layernorm_bwd(coco_tape *tp, coco_node *n) {
     /* Per-thread partial sums for dw/db, added in thread order: reproducible. */
     float *part = NULL;
     if (dw || db) {
-        part = coco_tape_alloc(tp, (size_t)nt * 2 * (size_t)d * 4);
+        part = coco_tape_temp(tp, (size_t)nt * 2 * (size_t)d * 4);
         memset(part, 0, (size_t)nt * 2 * (size_t)d * 4);
     }
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -35,7 +36,7 @@ static void layernorm_bwd(coco_tape *tp, coco_node *n) {
         float *pw = part ? part + (size_t)t * 2 * d : NULL, *pb = pw ? pw + d : NULL;
         for (int64_t r = lo; r < hi; r++) {
             const float *xr = xp + r * d, *g = dy + r * d;
-            float mu = sv->mean[r], rs = sv->rstd[r];
+            float mu = mean[r], rs = rstd[r];
             if (pw) {
                 for (int64_t j = 0; j < d; j++) {
                     float xh = (xr[j] - mu) * rs;
@@ -69,26 +70,23 @@ static void layernorm_bwd(coco_tape *tp, coco_node *n) {
             if (db)
                 for (int64_t j = 0; j < d; j++) db[j] = (fb && t == 0) ? pb[j] : db[j] + pb[j];
         }
+        coco_tape_temp_free(tp, part);
     }
 }
 
-coco_tensor *coco_layernorm(coco_tape *tp, coco_tensor *x, coco_tensor *w, coco_tensor *b, float eps) {
-    char s1[96], s2[96];
-    coco_check_dtype(x, COCO_F32, "layernorm", "x");
-    coco_check_dtype(w, COCO_F32, "layernorm", "weight");
-    coco_check_ndim(x, 1, COCO_MAX_DIMS, "layernorm", "x");
-    int64_t rows = coco_tensor_rows(x), d = coco_tensor_cols(x);
-    if (w->ndim != 1 || w->numel != d) coco_fail("layernorm: weight %s must be [%lld] for x %s", SHAPE(w, s1), (long long)d, SHAPE(x, s2));
-    if (b) {
-        coco_check_dtype(b, COCO_F32, "layernorm", "bias");
-        if (b->ndim != 1 || b->numel != d) coco_fail("layernorm: bias %s must be [%lld] for x %s", SHAPE(b, s1), (long long)d, SHAPE(x, s2));
-    }
-    if (!(eps > 0.0f)) coco_fail("layernorm: eps must be > 0, got %g", (double)eps);
-    PROF_BEGIN();
-    coco_tensor *y = coco_tape_like(tp, x);
-    float *mean = coco_tape_alloc(tp, (size_t)rows * 4), *rstd = coco_tape_alloc(tp, (size_t)rows * 4);
-    const float *xp = coco_f32(x), *wp = coco_f32(w), *bp = b ? coco_f32(b) : NULL;
-    float *yp = coco_f32(y);
+static void layernorm_bwd(coco_tape *tp, coco_node *n) {
+    const ln_saved *sv = n->saved;
+    ln_backward(tp, n->in[0], n->in[1], n->in[2], sv->mean, sv->rstd, coco_f32(n->out->grad));
+}
+
+/* Statistics in double, output in float; apply() recomputes the same output
+ * bit for bit from the saved statistics (same float expression). */
+static inline void ln_apply_row(const float *xr, const float *wp, const float *bp, float mu, float rs, float *yr, int64_t d) {
+    for (int64_t j = 0; j < d; j++) yr[j] = (xr[j] - mu) * rs * wp[j] + (bp ? bp[j] : 0.0f);
+}
+
+static void ln_forward_rows(const float *xp, const float *wp, const float *bp, int64_t rows, int64_t d, float eps, float *mean,
+                            float *rstd, float *yp) {
 #pragma omp parallel for schedule(static) if (rows * d >= COCO_PAR_MIN)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = xp + r * d;
@@ -103,9 +101,31 @@ coco_tensor *coco_layernorm(coco_tape *tp, coco_tensor *x, coco_tensor *w, coco_
         float rs = (float)(1.0 / sqrt(v / (double)d + (double)eps));
         mean[r] = mu;
         rstd[r] = rs;
-        float *yr = yp + r * d;
-        for (int64_t j = 0; j < d; j++) yr[j] = (xr[j] - mu) * rs * wp[j] + (bp ? bp[j] : 0.0f);
+        ln_apply_row(xr, wp, bp, mu, rs, yp + r * d, d);
     }
+}
+
+static void ln_check(coco_tensor *x, coco_tensor *w, coco_tensor *b, float eps, const char *op) {
+    char s1[96], s2[96];
+    coco_check_dtype(x, COCO_F32, op, "x");
+    coco_check_dtype(w, COCO_F32, op, "weight");
+    coco_check_ndim(x, 1, COCO_MAX_DIMS, op, "x");
+    int64_t d = coco_tensor_cols(x);
+    if (w->ndim != 1 || w->numel != d) coco_fail("%s: weight %s must be [%lld] for x %s", op, SHAPE(w, s1), (long long)d, SHAPE(x, s2));
+    if (b) {
+        coco_check_dtype(b, COCO_F32, op, "bias");
+        if (b->ndim != 1 || b->numel != d) coco_fail("%s: bias %s must be [%lld] for x %s", op, SHAPE(b, s1), (long long)d, SHAPE(x, s2));
+    }
+    if (!(eps > 0.0f)) coco_fail("%s: eps must be > 0, got %g", op, (double)eps);
+}
+
+coco_tensor *coco_layernorm(coco_tape *tp, coco_tensor *x, coco_tensor *w, coco_tensor *b, float eps) {
+    ln_check(x, w, b, eps, "layernorm");
+    PROF_BEGIN();
+    int64_t rows = coco_tensor_rows(x), d = coco_tensor_cols(x);
+    coco_tensor *y = coco_tape_like(tp, x);
+    float *mean = coco_tape_alloc(tp, (size_t)rows * 4), *rstd = coco_tape_alloc(tp, (size_t)rows * 4);
+    ln_forward_rows(coco_f32(x), coco_f32(w), b ? coco_f32(b) : NULL, rows, d, eps, mean, rstd, coco_f32(y));
     coco_tensor *in[3] = {x, w, b};
     if (coco_tape_needs_grad(tp, 3, in)) {
         coco_node *n = coco_tape_record(tp, "layernorm", layernorm_bwd, y, 3, in);
@@ -115,6 +135,82 @@ coco_tensor *coco_layernorm(coco_tape *tp, coco_tensor *x, coco_tensor *w, coco_
         n->saved = sv;
     }
     PROF_END("layernorm", 0);
+    return y;
+}
+
+/* ------------------------------------------------------------------ layernorm -> linear */
+
+/* y = LN(x) W + b with the normalised rows h only in a temporary: backward
+ * recomputes h from x and the saved statistics (bitwise the forward's h), so
+ * the step keeps x (needed anyway as the residual stream) instead of x and h. */
+static void ln_linear_bwd(coco_tape *tp, coco_node *n) {
+    coco_tensor *x = n->in[0], *lw = n->in[1], *lb = n->in[2], *W = n->in[3], *b = n->in[4];
+    const ln_saved *sv = n->saved;
+    int64_t rows = coco_tensor_rows(x), d = coco_tensor_cols(x), out = W->shape[1];
+    const float *dy = coco_f32(n->out->grad), *xp = coco_f32(x), *lwp = coco_f32(lw), *lbp = lb ? coco_f32(lb) : NULL;
+    float *h = coco_tape_temp(tp, sizeof(float) * (size_t)(rows * d));
+    int fresh;
+    float *dW = coco_grad_acc(tp, W, &fresh);
+    if (dW) {
+#pragma omp parallel for schedule(static) if (rows * d >= COCO_PAR_MIN)
+        for (int64_t r = 0; r < rows; r++) ln_apply_row(xp + r * d, lwp, lbp, sv->mean[r], sv->rstd[r], h + r * d, d);
+        /* dW[d, out] (+)= h^T dy */
+        coco_sgemm(1, 0, d, out, rows, 1.0f, h, d, dy, out, fresh ? 0.0f : 1.0f, dW, out);
+    }
+    if (b) {
+        float *db = coco_grad_acc(tp, b, &fresh);
+        if (db) colsum_acc(dy, rows, out, db, fresh);
+    }
+    if (x->requires_grad || lw->requires_grad || (lb && lb->requires_grad)) {
+        /* dh = dy W^T, into the same temporary (h is no longer needed) */
+        coco_sgemm(0, 1, rows, d, out, 1.0f, dy, out, coco_f32(W), out, 0.0f, h, d);
+        ln_backward(tp, x, lw, lb, sv->mean, sv->rstd, h);
+    }
+    coco_tape_temp_free(tp, h);
+}
+
+coco_tensor *coco_ln_linear(coco_tape *tp, coco_tensor *x, coco_tensor *lw, coco_tensor *lb, float eps, coco_tensor *W,
+                            coco_tensor *b) {
+    char s1[96], s2[96];
+    ln_check(x, lw, lb, eps, "ln_linear");
+    coco_check_dtype(W, COCO_F32, "ln_linear", "weight");
+    coco_check_ndim(W, 2, 2, "ln_linear", "weight");
+    int64_t rows = coco_tensor_rows(x), d = coco_tensor_cols(x);
+    if (W->shape[0] != d)
+        coco_fail("ln_linear: x %s has last dim %lld but weight %s expects %lld inputs", SHAPE(x, s1), (long long)d,
+                  SHAPE(W, s2), (long long)W->shape[0]);
+    int64_t out = W->shape[1];
+    if (b) {
+        coco_check_dtype(b, COCO_F32, "ln_linear", "bias");
+        if (b->ndim != 1 || b->numel != out)
+            coco_fail("ln_linear: bias %s must be [%lld] for weight %s", SHAPE(b, s1), (long long)out, SHAPE(W, s2));
+    }
+    PROF_BEGIN();
+    coco_tensor *in[5] = {x, lw, lb, W, b};
+    int rec = coco_tape_needs_grad(tp, 5, in);
+    float *mean = coco_tape_alloc(tp, (size_t)rows * 4), *rstd = coco_tape_alloc(tp, (size_t)rows * 4);
+    float *h = coco_tape_temp(tp, sizeof(float) * (size_t)(rows * d));
+    ln_forward_rows(coco_f32(x), coco_f32(lw), lb ? coco_f32(lb) : NULL, rows, d, eps, mean, rstd, h);
+    coco_tensor *y = out_with_last(tp, x, out);
+    float *yp = coco_f32(y);
+    float beta = 0.0f;
+    if (b) {
+        const float *bp = coco_f32(b);
+#pragma omp parallel for schedule(static) if (rows * out >= COCO_PAR_MIN)
+        for (int64_t r = 0; r < rows; r++) memcpy(yp + r * out, bp, (size_t)out * 4);
+        beta = 1.0f;
+    }
+    coco_sgemm(0, 0, rows, out, d, 1.0f, h, d, coco_f32(W), out, beta, yp, out);
+    coco_tape_temp_free(tp, h);
+    if (rec) {
+        coco_node *n = coco_tape_record(tp, "ln_linear", ln_linear_bwd, y, 5, in);
+        ln_saved *sv = coco_tape_alloc(tp, sizeof *sv);
+        sv->mean = mean;
+        sv->rstd = rstd;
+        n->saved = sv;
+        n->flops = 4.0 * (double)rows * (double)d * (double)out;
+    }
+    PROF_END("ln_linear", 2.0 * (double)rows * (double)d * (double)out);
     return y;
 }
 

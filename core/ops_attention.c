@@ -10,9 +10,12 @@
 
 #include "coconut/rng.h"
 
+/* Nothing of size Tn x Tk is kept: backward recomputes each query block's
+ * scores with the same GEMM call (same shapes, one thread: bitwise the same
+ * result) and the same softmax, so it sees exactly the forward's P. This costs
+ * one extra Q K^T per block and saves B*H*Tn*Tk floats per layer (300 MB over
+ * GPT-2's 12 layers at B8 T256). */
 typedef struct attn_saved {
-    float *P;          /* [B, H, Tn, Tk] softmax probabilities (before dropout); per query
-                        * block only the columns below the block's causal limit are valid */
     float *madd;       /* [B, Tk] additive key mask: 0 (attend) or -inf (padded) */
     uint64_t seed, stream;
 } attn_saved;
@@ -20,6 +23,15 @@ typedef struct attn_saved {
 typedef struct attn_dims {
     int64_t B, Tn, C, H, D, Tmax, t0, Tk;
 } attn_dims;
+
+/* Where head (b, h)'s keys and values live: in the caches ([Tmax, D] per head,
+ * row stride D) or, without caches, inside qkv (row stride 3C). */
+static inline const float *head_k(const attn_dims *d, const float *K, const float *qkv, int64_t b, int64_t h) {
+    return K ? K + (b * d->H + h) * d->Tmax * d->D : qkv + b * d->Tn * 3 * d->C + d->C + h * d->D;
+}
+static inline const float *head_v(const attn_dims *d, const float *V, const float *qkv, int64_t b, int64_t h) {
+    return V ? V + (b * d->H + h) * d->Tmax * d->D : qkv + b * d->Tn * 3 * d->C + 2 * d->C + h * d->D;
+}
 
 /* Queries are processed in blocks of QB rows: block [i0, i1) only needs keys
  * [0, t0 + i1), so the GEMMs skip most of the causally masked upper triangle
@@ -69,25 +81,37 @@ static void attention_bwd(coco_tape *tp, coco_node *n) {
     attn_dims d = {n->i[0], n->i[1], n->i[2], n->i[3], n->i[4], n->i[5], n->i[6], n->i[7]};
     float p = n->f[0], dscale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f, scale = n->f[1];
     int fq;
-    float *dqkv = coco_grad_acc(tp, qkv, &fq);
-    float *dK = coco_grad_acc(tp, kc, NULL), *dV = coco_grad_acc(tp, vc, NULL);
-    const float *dO = coco_f32(n->out->grad), *q = coco_f32(qkv), *K = coco_f32(kc), *Vv = coco_f32(vc);
     int64_t C3 = 3 * d.C, TT = d.Tn * d.Tk, QT = (d.Tn < QB ? d.Tn : QB) * d.Tk;
+    int cached = kc != NULL;
+    float *dqkv = coco_grad_acc(tp, qkv, &fq);
+    if (!cached && !dqkv) return;
+    if (!cached && fq) { /* dK, dV accumulate over query blocks straight into d(qkv) */
+        memset(dqkv, 0, (size_t)(d.B * d.Tn * C3) * 4);
+        fq = 0;
+    }
+    float *dK = cached ? coco_grad_acc(tp, kc, NULL) : NULL, *dV = cached ? coco_grad_acc(tp, vc, NULL) : NULL;
+    const float *dO = coco_f32(n->out->grad), *q = coco_f32(qkv);
+    const float *K = cached ? coco_f32(kc) : NULL, *Vv = cached ? coco_f32(vc) : NULL;
+    int64_t ldkv = cached ? d.D : C3;
     int nt = coco_threads();
-    float *scratch = coco_tape_alloc(tp, (size_t)nt * 2 * (size_t)QT * 4);
+    float *scratch = coco_tape_temp(tp, (size_t)nt * 3 * (size_t)QT * 4);
     int64_t BH = d.B * d.H;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (BH > 1 && TT * d.D * BH >= COCO_PAR_MIN)
     for (int64_t bh = 0; bh < BH; bh++) {
         int64_t b = bh / d.H, h = bh % d.H;
-        float *dP = scratch + (size_t)omp_get_thread_num() * 2 * QT, *Pd = dP + QT;
-        const float *Pb = sv->P + bh * TT;
+        float *dP = scratch + (size_t)omp_get_thread_num() * 3 * QT, *Pd = dP + QT, *Pr = Pd + QT;
         const float *dOb = dO + b * d.Tn * d.C + h * d.D;
-        const float *Kb = K + bh * d.Tmax * d.D, *Vb = Vv + bh * d.Tmax * d.D;
+        const float *Kb = head_k(&d, K, q, b, h), *Vb = head_v(&d, Vv, q, b, h);
+        float *dKb = cached ? dK + bh * d.Tmax * d.D : dqkv + b * d.Tn * C3 + d.C + h * d.D;
+        float *dVb = cached ? dV + bh * d.Tmax * d.D : dqkv + b * d.Tn * C3 + 2 * d.C + h * d.D;
         const float *Qb = q + b * d.Tn * C3 + h * d.D;
         const float *madd = sv->madd + b * d.Tk;
         for (int64_t i0 = 0; i0 < d.Tn; i0 += QB) {
             int64_t i1 = i0 + QB < d.Tn ? i0 + QB : d.Tn, nq = i1 - i0, kend = d.t0 + i1;
-            const float *P = Pb + i0 * d.Tk, *Puse = P;
+            /* P of the block, recomputed exactly as the forward computed it */
+            coco_sgemm(0, 1, nq, kend, d.D, scale, Qb + i0 * C3, C3, Kb, ldkv, 0.0f, Pr, d.Tk);
+            for (int64_t i = 0; i < nq; i++) masked_softmax_row(Pr + i * d.Tk, d.t0 + i0 + i, kend, madd);
+            const float *P = Pr, *Puse = P;
             if (p > 0.0f) {
                 for (int64_t i = 0; i < nq; i++)
                     apply_dropout(Pd + i * d.Tk, P + i * d.Tk, kend, sv->seed, sv->stream,
@@ -95,9 +119,9 @@ static void attention_bwd(coco_tape *tp, coco_node *n) {
                 Puse = Pd;
             }
             /* dV[0:kend] += Pd^T dO */
-            coco_sgemm(1, 0, kend, d.D, nq, 1.0f, Puse, d.Tk, dOb + i0 * d.C, d.C, 1.0f, dV + bh * d.Tmax * d.D, d.D);
+            coco_sgemm(1, 0, kend, d.D, nq, 1.0f, Puse, d.Tk, dOb + i0 * d.C, d.C, 1.0f, dVb, ldkv);
             /* dP[nq, kend] = dO V^T */
-            coco_sgemm(0, 1, nq, kend, d.D, 1.0f, dOb + i0 * d.C, d.C, Vb, d.D, 0.0f, dP, d.Tk);
+            coco_sgemm(0, 1, nq, kend, d.D, 1.0f, dOb + i0 * d.C, d.C, Vb, ldkv, 0.0f, dP, d.Tk);
             for (int64_t i = 0; i < nq; i++) {
                 float *dr = dP + i * d.Tk;
                 const float *pr = P + i * d.Tk;
@@ -122,12 +146,14 @@ static void attention_bwd(coco_tape *tp, coco_node *n) {
             }
             /* dQ[nq, D] = dS K, straight into the q block of d(qkv) */
             if (dqkv)
-                coco_sgemm(0, 0, nq, d.D, kend, 1.0f, dP, d.Tk, Kb, d.D, fq ? 0.0f : 1.0f,
+                coco_sgemm(0, 0, nq, d.D, kend, 1.0f, dP, d.Tk, Kb, ldkv, fq ? 0.0f : 1.0f,
                            dqkv + (b * d.Tn + i0) * C3 + h * d.D, C3);
             /* dK[0:kend] += dS^T Q */
-            coco_sgemm(1, 0, kend, d.D, nq, 1.0f, dP, d.Tk, Qb + i0 * C3, C3, 1.0f, dK + bh * d.Tmax * d.D, d.D);
+            coco_sgemm(1, 0, kend, d.D, nq, 1.0f, dP, d.Tk, Qb + i0 * C3, C3, 1.0f, dKb, ldkv);
         }
     }
+    coco_tape_temp_free(tp, scratch);
+    if (!cached) return;
     /* The span's own key/value columns came from qkv: move their gradient there.
      * After this the cache grad holds only the prefix's share. */
     for (int64_t b = 0; b < d.B; b++)
@@ -145,16 +171,30 @@ static void attention_bwd(coco_tape *tp, coco_node *n) {
                 memset(gk, 0, (size_t)d.D * 4);
                 memset(gv, 0, (size_t)d.D * 4);
             }
+    /* A span starting at column 0 is the first pass over this cache: every later
+     * pass has already run its backward, and the loop above moved the last
+     * columns' gradient into d(qkv). What is left is zero; give it back. */
+    if (d.t0 == 0) {
+        coco_grad_release(tp, kc);
+        coco_grad_release(tp, vc);
+    }
 }
 
 coco_tensor *coco_attention(coco_tape *tp, coco_tensor *qkv, coco_tensor *kcache, coco_tensor *vcache, int64_t t0,
                             const coco_tensor *mask, int n_head, float dropout_p) {
     char a[96], b[96];
     coco_check_dtype(qkv, COCO_F32, "attention", "qkv");
-    coco_check_dtype(kcache, COCO_F32, "attention", "kcache");
-    coco_check_dtype(vcache, COCO_F32, "attention", "vcache");
     coco_check_ndim(qkv, 3, 3, "attention", "qkv");
-    coco_check_ndim(kcache, 4, 4, "attention", "kcache");
+    int cached = kcache || vcache;
+    if (cached) {
+        coco_check_not_null(kcache, "attention", "kcache (vcache given)");
+        coco_check_not_null(vcache, "attention", "vcache (kcache given)");
+        coco_check_dtype(kcache, COCO_F32, "attention", "kcache");
+        coco_check_dtype(vcache, COCO_F32, "attention", "vcache");
+        coco_check_ndim(kcache, 4, 4, "attention", "kcache");
+    } else if (t0 != 0) {
+        coco_fail("attention: without a KV cache the span must start at column 0 (t0 = %lld)", (long long)t0);
+    }
     attn_dims d;
     d.B = qkv->shape[0];
     d.Tn = qkv->shape[1];
@@ -163,13 +203,13 @@ coco_tensor *coco_attention(coco_tape *tp, coco_tensor *qkv, coco_tensor *kcache
     if (n_head < 1 || d.C % n_head) coco_fail("attention: n_head %d does not divide C = %lld", n_head, (long long)d.C);
     d.H = n_head;
     d.D = d.C / n_head;
-    d.Tmax = kcache->shape[2];
+    d.Tmax = cached ? kcache->shape[2] : d.Tn;
     d.t0 = t0;
     d.Tk = t0 + d.Tn;
-    if (kcache->shape[0] != d.B || kcache->shape[1] != d.H || kcache->shape[3] != d.D)
+    if (cached && (kcache->shape[0] != d.B || kcache->shape[1] != d.H || kcache->shape[3] != d.D))
         coco_fail("attention: kcache %s must be [%lld,%lld,Tmax,%lld] for qkv %s", SHAPE(kcache, a), (long long)d.B,
                   (long long)d.H, (long long)d.D, SHAPE(qkv, b));
-    if (!coco_tensor_same_shape(kcache, vcache))
+    if (cached && !coco_tensor_same_shape(kcache, vcache))
         coco_fail("attention: vcache %s differs from kcache %s", SHAPE(vcache, a), SHAPE(kcache, b));
     if (t0 < 0 || d.Tk > d.Tmax)
         coco_fail("attention: span [%lld, %lld) does not fit the cache of %lld columns", (long long)t0, (long long)d.Tk,
@@ -183,13 +223,13 @@ coco_tensor *coco_attention(coco_tape *tp, coco_tensor *qkv, coco_tensor *kcache
     PROF_BEGIN();
     coco_tensor *in[3] = {qkv, kcache, vcache};
     int rec = coco_tape_needs_grad(tp, 3, in);
-    if (rec) kcache->requires_grad = vcache->requires_grad = 1;
+    if (rec && cached) kcache->requires_grad = vcache->requires_grad = 1;
 
-    int64_t C3 = 3 * d.C, TT = d.Tn * d.Tk, BH = d.B * d.H;
+    int64_t C3 = 3 * d.C, TT = d.Tn * d.Tk, BH = d.B * d.H, ldkv = cached ? d.D : C3;
     const float *x = coco_f32(qkv);
-    float *K = coco_f32(kcache), *Vv = coco_f32(vcache);
+    float *K = cached ? coco_f32(kcache) : NULL, *Vv = cached ? coco_f32(vcache) : NULL;
     /* 1. Append the span's k, v to the caches. */
-    for (int64_t bb = 0; bb < d.B; bb++)
+    for (int64_t bb = 0; cached && bb < d.B; bb++)
         for (int64_t i = 0; i < d.Tn; i++) {
             const float *row = x + (bb * d.Tn + i) * C3;
             for (int64_t h = 0; h < d.H; h++) {
@@ -207,7 +247,6 @@ coco_tensor *coco_attention(coco_tape *tp, coco_tensor *qkv, coco_tensor *kcache
     float *o = coco_f32(out);
     int nt = coco_threads();
     int64_t QT = (d.Tn < QB ? d.Tn : QB) * d.Tk;
-    float *Pall = rec ? coco_tape_alloc(tp, (size_t)(BH * TT) * 4) : NULL;
     float *scratch = coco_tape_alloc(tp, (size_t)nt * 2 * (size_t)QT * 4);
     float scale = 1.0f / sqrtf((float)d.D), dscale = dropout_p > 0.0f ? 1.0f / (1.0f - dropout_p) : 1.0f;
     uint64_t seed = 0, stream = 0;
@@ -220,14 +259,13 @@ coco_tensor *coco_attention(coco_tape *tp, coco_tensor *qkv, coco_tensor *kcache
         int64_t bb = bh / d.H, h = bh % d.H;
         float *mine = scratch + (size_t)omp_get_thread_num() * 2 * QT;
         const float *Qb = x + bb * d.Tn * C3 + h * d.D;
-        const float *Kb = K + bh * d.Tmax * d.D, *Vb = Vv + bh * d.Tmax * d.D;
+        const float *Kb = head_k(&d, K, x, bb, h), *Vb = head_v(&d, Vv, x, bb, h);
         const float *madd_b = madd + bb * d.Tk;
         for (int64_t i0 = 0; i0 < d.Tn; i0 += QB) {
             int64_t i1 = i0 + QB < d.Tn ? i0 + QB : d.Tn, nq = i1 - i0, kend = d.t0 + i1;
-            /* Scores of the block go straight to the saved P when recording. */
-            float *S = Pall ? Pall + bh * TT + i0 * d.Tk : mine;
+            float *S = mine;
             /* S[nq, kend] = Q K^T / sqrt(D) */
-            coco_sgemm(0, 1, nq, kend, d.D, scale, Qb + i0 * C3, C3, Kb, d.D, 0.0f, S, d.Tk);
+            coco_sgemm(0, 1, nq, kend, d.D, scale, Qb + i0 * C3, C3, Kb, ldkv, 0.0f, S, d.Tk);
             for (int64_t i = 0; i < nq; i++) masked_softmax_row(S + i * d.Tk, d.t0 + i0 + i, kend, madd_b);
             const float *Puse = S;
             if (dropout_p > 0.0f) {
@@ -238,13 +276,12 @@ coco_tensor *coco_attention(coco_tape *tp, coco_tensor *qkv, coco_tensor *kcache
                 Puse = Sd;
             }
             /* O[nq, D] = P V, into the head's slice of out [B, Tn, C] */
-            coco_sgemm(0, 0, nq, d.D, kend, 1.0f, Puse, d.Tk, Vb, d.D, 0.0f, o + (bb * d.Tn + i0) * d.C + h * d.D, d.C);
+            coco_sgemm(0, 0, nq, d.D, kend, 1.0f, Puse, d.Tk, Vb, ldkv, 0.0f, o + (bb * d.Tn + i0) * d.C + h * d.D, d.C);
         }
     }
     if (rec) {
         coco_node *n = coco_tape_record(tp, "attention", attention_bwd, out, 3, in);
         attn_saved *sv = coco_tape_alloc(tp, sizeof *sv);
-        sv->P = Pall;
         sv->madd = madd;
         sv->seed = seed;
         sv->stream = stream;

@@ -99,11 +99,11 @@ typedef struct lmce_saved {
     float *dW;     /* [V, d] */
 } lmce_saved;
 
-#define LMCE_CHUNK 256
+#define LMCE_CHUNK 128
 
 static void lmce_bwd(coco_tape *tp, coco_node *n) {
     coco_tensor *h = n->in[0], *W = n->in[1];
-    const lmce_saved *sv = n->saved;
+    lmce_saved *sv = n->saved;
     float g = coco_f32(n->out->grad)[0];
     int64_t d = coco_tensor_cols(h);
     float *dh = coco_grad_acc(tp, h, NULL);
@@ -119,6 +119,7 @@ static void lmce_bwd(coco_tape *tp, coco_node *n) {
 #pragma omp parallel for schedule(static) if (N >= COCO_PAR_MIN)
         for (int64_t i = 0; i < N; i++) dW[i] += g * sv->dW[i];
     }
+    coco_tape_saved_big_free(tp, sv->dW);
 }
 
 coco_tensor *coco_lm_head_ce(coco_tape *tp, coco_tensor *h, coco_tensor *W, const coco_tensor *targets, int ignore_index) {
@@ -147,7 +148,7 @@ coco_tensor *coco_lm_head_ce(coco_tape *tp, coco_tensor *h, coco_tensor *W, cons
     coco_tensor *in[2] = {h, W};
     int rec = coco_tape_needs_grad(tp, 2, in);
     sv->dh = rec ? coco_tape_alloc(tp, sizeof(float) * (size_t)(nc * d + 1)) : NULL;
-    sv->dW = rec ? coco_tape_alloc(tp, sizeof(float) * (size_t)(V * d)) : NULL;
+    sv->dW = rec ? coco_tape_saved_big(tp, sizeof(float) * (size_t)(V * d)) : NULL;
     int64_t ch = nc < LMCE_CHUNK ? nc : LMCE_CHUNK;
     float *hc = coco_tape_temp(tp, sizeof(float) * (size_t)(ch * d + 1));
     float *lg = coco_tape_temp(tp, sizeof(float) * (size_t)(ch * V + 1));

@@ -67,6 +67,19 @@ void *coco_tape_alloc(coco_tape *tp, size_t nbytes);
 void *coco_tape_temp(coco_tape *tp, size_t nbytes);
 void coco_tape_temp_free(coco_tape *tp, void *p);
 
+/* For op implementations: a large buffer of saved state that only the op's
+ * backward reads (e.g. the fused LM head's [V, d] weight gradient). It is
+ * malloc'd, and coco_tape_saved_big_free returns it to the OS the moment
+ * backward is done with it, so it does not add to the step's peak alongside
+ * the gradients that backward allocates afterwards. Freed on reset otherwise. */
+void *coco_tape_saved_big(coco_tape *tp, size_t nbytes);
+void coco_tape_saved_big_free(coco_tape *tp, void *p);
+
+/* For op implementations: hands an arena tensor's pooled gradient back to the
+ * pool once the caller knows nothing will read it again (no-op for heap
+ * tensors and tensors marked retain_grad). */
+void coco_grad_release(coco_tape *tp, coco_tensor *t);
+
 /* For op implementations: whether any of the inputs needs a gradient. */
 int coco_tape_needs_grad(const coco_tape *tp, int n, coco_tensor *const *in);
 /* Records a node (call only when coco_tape_needs_grad); marks out->requires_grad. */

@@ -99,7 +99,9 @@ typedef struct coco_gpt2_span {
 } coco_gpt2_span;
 
 /* Runs the span at columns [kv->len, kv->len + Tn), appends to the cache and
- * returns the last hidden state after ln_f [B, Tn, d]. */
+ * returns the last hidden state after ln_f [B, Tn, d]. kv = NULL: one span
+ * from column 0 with no cache (a plain training step; saves the cache's copy
+ * of every layer's keys and values and their gradients). */
 coco_tensor *coco_gpt2_forward(coco_gpt2 *m, coco_tape *tp, coco_kv_cache *kv, const coco_gpt2_span *span);
 /* Token embeddings wte[ids] (differentiable), [..., d]. */
 coco_tensor *coco_gpt2_embed(coco_gpt2 *m, coco_tape *tp, const coco_tensor *ids);

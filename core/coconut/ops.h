@@ -32,6 +32,12 @@ coco_tensor *coco_gelu_linear(coco_tape *tp, coco_tensor *x, coco_tensor *W, coc
 /* x [..., d], w [d], b [d] -> layer norm over the last dim with eps. */
 coco_tensor *coco_layernorm(coco_tape *tp, coco_tensor *x, coco_tensor *w, coco_tensor *b, float eps);
 
+/* linear(layernorm(x, lw, lb, eps), W, b), W [in, out]: the normalised rows
+ * are recomputed in backward instead of kept (GPT-2's ln_1 -> c_attn and
+ * ln_2 -> c_fc). Same values and gradients as the two ops. */
+coco_tensor *coco_ln_linear(coco_tape *tp, coco_tensor *x, coco_tensor *lw, coco_tensor *lb, float eps, coco_tensor *W,
+                            coco_tensor *b);
+
 /* GELU, tanh approximation (GPT-2's "gelu_new"). */
 coco_tensor *coco_gelu(coco_tape *tp, coco_tensor *x);
 
@@ -98,7 +104,10 @@ coco_tensor *coco_dropout(coco_tape *tp, coco_tensor *x, float p);
  *   dropout_p on the attention probabilities (0 in eval).
  * Backward gives dq, and accumulates dK, dV into the caches' grads for all
  * columns < t0+Tn; the span's own columns are then moved into d(qkv), so
- * gradients reach earlier spans through the cache. */
+ * gradients reach earlier spans through the cache.
+ * kcache = vcache = NULL (t0 must be 0): a single span with no cache; keys and
+ * values are read from qkv in place and their gradients go straight to d(qkv).
+ * Same results, without the [B, H, Tn, D] copies and their gradients. */
 coco_tensor *coco_attention(coco_tape *tp, coco_tensor *qkv, coco_tensor *kcache, coco_tensor *vcache, int64_t t0,
                             const coco_tensor *mask, int n_head, float dropout_p);
 

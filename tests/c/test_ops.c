@@ -28,6 +28,12 @@ static coco_tensor *f_reshape_slice(coco_tape *tp, coco_tensor **in, void *ud) {
     coco_tensor *s = coco_slice(tp, in[0], 1, 1, 4);
     return coco_reshape(tp, s, 2, (int64_t[]){6, 3});
 }
+static coco_tensor *f_ln_linear(coco_tape *tp, coco_tensor **in, void *ud) {
+    return coco_ln_linear(tp, in[0], in[1], in[2], 1e-5f, in[3], in[4]);
+}
+static coco_tensor *f_ln_then_linear(coco_tape *tp, coco_tensor **in, void *ud) {
+    return coco_linear(tp, coco_layernorm(tp, in[0], in[1], in[2], 1e-5f), in[3], in[4]);
+}
 static coco_tensor *f_layernorm(coco_tape *tp, coco_tensor **in, void *ud) {
     return coco_layernorm(tp, in[0], in[1], in[2], 1e-5f);
 }
@@ -64,6 +70,11 @@ typedef struct attn_case {
 static coco_tensor *f_attention(coco_tape *tp, coco_tensor **in, void *ud) {
     attn_case *c = ud;
     return coco_attention(tp, in[0], in[1], in[2], c->t0, c->mask, c->n_head, c->p);
+}
+
+static coco_tensor *f_attention_nc(coco_tape *tp, coco_tensor **in, void *ud) {
+    attn_case *c = ud;
+    return coco_attention(tp, in[0], NULL, NULL, 0, c->mask, c->n_head, c->p);
 }
 
 /* Runs gradcheck, then again with the op's backward mutated: must pass, then fail. */
@@ -156,6 +167,46 @@ static void test_grad_layernorm(void **s) {
                           req(tu_randn(9, 1.0f, 1, (int64_t)6))};
     check_op("layernorm", "layernorm", f_layernorm, 3, in, NULL);
     release_all(3, in);
+}
+
+/* Fused layernorm -> linear: its own gradient check, and the same values and
+ * gradients as layernorm followed by linear. */
+static void test_grad_ln_linear(void **s) {
+    coco_tensor *in[5] = {req(tu_randn(60, 1.0f, 3, (int64_t)2, (int64_t)5, (int64_t)7)), req(tu_randn(61, 1.0f, 1, (int64_t)7)),
+                          req(tu_randn(62, 1.0f, 1, (int64_t)7)), req(tu_randn(63, 0.5f, 2, (int64_t)7, (int64_t)6)),
+                          req(tu_randn(64, 1.0f, 1, (int64_t)6))};
+    check_op("ln_linear", "ln_linear", f_ln_linear, 5, in, NULL);
+    float *ref_y = malloc(sizeof(float) * 60), *ref_g[5];
+    coco_tensor *R = tu_randn(65, 1.0f, 3, (int64_t)2, (int64_t)5, (int64_t)6), *W2 = tu_randn(66, 1.0f, 2, (int64_t)6, (int64_t)6);
+    for (int pass = 0; pass < 2; pass++) {
+        coco_tape *tp = coco_tape_new();
+        for (int k = 0; k < 5; k++) coco_zero_grad(in[k]);
+        coco_tensor *y = pass == 0 ? f_ln_then_linear(tp, in, NULL) : f_ln_linear(tp, in, NULL);
+        coco_tensor *Rt = coco_tape_like(tp, R);
+        memcpy(coco_f32(Rt), coco_f32(R), sizeof(float) * 60);
+        coco_backward(tp, coco_sum(tp, coco_linear_add(tp, y, W2, NULL, Rt)));
+        if (pass == 0) {
+            memcpy(ref_y, coco_f32(y), sizeof(float) * 60);
+            for (int k = 0; k < 5; k++) {
+                ref_g[k] = malloc(sizeof(float) * (size_t)in[k]->numel);
+                memcpy(ref_g[k], coco_f32(in[k]->grad), sizeof(float) * (size_t)in[k]->numel);
+            }
+        } else {
+            assert_true(coco_max_abs_diff(ref_y, coco_f32(y), 60) <= 1e-6);
+            for (int k = 0; k < 5; k++) {
+                assert_true(coco_max_abs_diff(ref_g[k], coco_f32(in[k]->grad), in[k]->numel) <= 1e-5);
+                free(ref_g[k]);
+            }
+        }
+        coco_tape_free(tp);
+    }
+    free(ref_y);
+    coco_tensor_release(R);
+    coco_tensor_release(W2);
+    coco_tape *tp = coco_tape_new();
+    EXPECT_FAIL(coco_ln_linear(tp, in[0], in[1], in[2], 1e-5f, in[3], in[1]), "ln_linear: bias [7] f32 must be [6]");
+    coco_tape_free(tp);
+    release_all(5, in);
 }
 
 static void test_grad_gelu(void **s) {
@@ -292,6 +343,51 @@ static void test_grad_attention_prefix(void **s) {
     attn_case c2 = {1, (int)H, 0.3f, NULL};
     check_op("attention(dropout)", "attention", f_attention, 3, in, &c2);
     release_all(3, in);
+}
+
+/* Without caches: same output and d(qkv) as with caches at t0 = 0, and its own
+ * gradient check (mask with a fully padded query row; dropout). */
+static void test_attention_no_cache(void **s) {
+    int64_t B = 2, Tn = 5, H = 2, D = 3, C = H * D;
+    coco_tensor *qkv = req(tu_randn(40, 1.0f, 3, B, Tn, 3 * C));
+    int32_t mv[10] = {1, 1, 1, 1, 1, 0, 0, 1, 1, 1};
+    coco_tensor *mask = mask2(B, Tn, mv);
+    coco_tensor *kc = tu_randn(41, 1.0f, 4, B, H, Tn, D), *vc = tu_randn(42, 1.0f, 4, B, H, Tn, D);
+    coco_tensor *Wp = tu_randn(43, 1.0f, 2, C, (int64_t)1); /* loss = sum(o Wp): a dense upstream gradient */
+    float *ref_out = malloc(sizeof(float) * (size_t)(B * Tn * C)), *ref_g = malloc(sizeof(float) * (size_t)qkv->numel);
+    for (int pass = 0; pass < 2; pass++) {
+        coco_tape *tp = coco_tape_new();
+        coco_tensor *o = pass == 0 ? coco_attention(tp, qkv, kc, vc, 0, mask, (int)H, 0.0f)
+                                   : coco_attention(tp, qkv, NULL, NULL, 0, mask, (int)H, 0.0f);
+        coco_tensor *L = coco_sum(tp, coco_linear(tp, o, Wp, NULL));
+        coco_zero_grad(qkv);
+        coco_backward(tp, L);
+        if (pass == 0) {
+            memcpy(ref_out, coco_f32(o), sizeof(float) * (size_t)o->numel);
+            memcpy(ref_g, coco_f32(qkv->grad), sizeof(float) * (size_t)qkv->numel);
+        } else {
+            assert_true(coco_max_abs_diff(ref_out, coco_f32(o), o->numel) <= 1e-6);
+            assert_true(coco_max_abs_diff(ref_g, coco_f32(qkv->grad), qkv->numel) <= 1e-6);
+        }
+        coco_tape_free(tp);
+    }
+    free(ref_out);
+    free(ref_g);
+    attn_case c = {0, (int)H, 0.0f, mask};
+    coco_tensor *in[1] = {qkv};
+    check_op("attention(no cache, mask)", "attention", f_attention_nc, 1, in, &c);
+    attn_case c2 = {0, (int)H, 0.3f, NULL};
+    check_op("attention(no cache, dropout)", "attention", f_attention_nc, 1, in, &c2);
+    /* A span after a prefix needs a cache. */
+    coco_tape *tp = coco_tape_new();
+    EXPECT_FAIL(coco_attention(tp, qkv, NULL, NULL, 2, NULL, (int)H, 0.0f),
+                "attention: without a KV cache the span must start at column 0 (t0 = 2)");
+    coco_tape_free(tp);
+    coco_tensor_release(mask);
+    coco_tensor_release(kc);
+    coco_tensor_release(vc);
+    coco_tensor_release(Wp);
+    coco_tensor_release(qkv);
 }
 
 /* ------------------------------------------------------------ forward references */
@@ -579,6 +675,7 @@ int main(void) {
         cmocka_unit_test(test_grad_linear_add),
         cmocka_unit_test(test_grad_slice_reshape),
         cmocka_unit_test(test_grad_layernorm),
+        cmocka_unit_test(test_grad_ln_linear),
         cmocka_unit_test(test_grad_gelu),
         cmocka_unit_test(test_grad_add_sum_mean_scale),
         cmocka_unit_test(test_grad_cross_entropy),
@@ -588,6 +685,7 @@ int main(void) {
         cmocka_unit_test(test_grad_sigmoid_bce),
         cmocka_unit_test(test_grad_dropout),
         cmocka_unit_test(test_grad_attention_prefix),
+        cmocka_unit_test(test_attention_no_cache),
         cmocka_unit_test(test_fwd_linear_reference),
         cmocka_unit_test(test_fwd_layernorm_gelu_reference),
         cmocka_unit_test(test_fwd_cross_entropy_reference),
