@@ -23,9 +23,10 @@ void coco_sgemm_threads(int nthreads, int transA, int transB, int64_t M, int64_t
      * training batches, prompt prefill — those read the weight matrix in place
      * with a 3072-float row stride and run at 25-35 GF/s per core here, against
      * 70-85 for the packed path (bench_gemm's "small M" rows). The packed path
-     * only loses when a dimension is tiny (decode steps, M < 64) or K is short
-     * (attention's per-head products, K = 64), so it is forced only outside those. */
-    if (M >= 64 && N >= 64 && K >= 256) bli_rntm_disable_l3_sup(&rntm);
+     * only loses when a dimension is tiny (decode steps, M < 64), K is short
+     * (attention's per-head products, K = 64), or both M and N are small
+     * (attention's P V at 64 x 64), so it is forced only outside those. */
+    if (M >= 64 && N >= 64 && K >= 128 && (M >= 512 || N >= 512)) bli_rntm_disable_l3_sup(&rntm);
     float a = alpha, b = beta;
     /* Row-major A (M x K): rs = lda, cs = 1. BLIS's transa refers to the stored matrix. */
     bli_sgemm_ex(transA ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, transB ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, (dim_t)M,

@@ -99,7 +99,7 @@ typedef struct lmce_saved {
     float *dW;     /* [V, d] */
 } lmce_saved;
 
-#define LMCE_CHUNK 128
+#define LMCE_CHUNK 256
 
 static void lmce_bwd(coco_tape *tp, coco_node *n) {
     coco_tensor *h = n->in[0], *W = n->in[1];
