@@ -192,15 +192,7 @@ coco_tensor *coco_ln_linear(coco_tape *tp, coco_tensor *x, coco_tensor *lw, coco
     float *h = coco_tape_temp(tp, sizeof(float) * (size_t)(rows * d));
     ln_forward_rows(coco_f32(x), coco_f32(lw), lb ? coco_f32(lb) : NULL, rows, d, eps, mean, rstd, h);
     coco_tensor *y = out_with_last(tp, x, out);
-    float *yp = coco_f32(y);
-    float beta = 0.0f;
-    if (b) {
-        const float *bp = coco_f32(b);
-#pragma omp parallel for schedule(static) if (rows * out >= COCO_PAR_MIN)
-        for (int64_t r = 0; r < rows; r++) memcpy(yp + r * out, bp, (size_t)out * 4);
-        beta = 1.0f;
-    }
-    coco_sgemm(0, 0, rows, out, d, 1.0f, h, d, coco_f32(W), out, beta, yp, out);
+    affine_rows(h, rows, d, coco_f32(W), b ? coco_f32(b) : NULL, out, coco_f32(y));
     coco_tape_temp_free(tp, h);
     if (rec) {
         coco_node *n = coco_tape_record(tp, "ln_linear", ln_linear_bwd, y, 5, in);
@@ -221,16 +213,7 @@ static void gelu_bwd(coco_tape *tp, coco_node *n) {
     int fresh;
     float *dx = coco_grad_acc(tp, x, &fresh);
     if (!dx) return;
-    const float *xp = coco_f32(x), *g = coco_f32(n->out->grad);
-    int64_t N = x->numel;
-    /* Two loops rather than a select inside one: keeps tanhf vectorised. */
-    if (fresh) {
-#pragma omp parallel for simd schedule(static) if (N >= COCO_PAR_MIN)
-        for (int64_t i = 0; i < N; i++) dx[i] = g[i] * coco_gelu_d(xp[i]);
-    } else {
-#pragma omp parallel for simd schedule(static) if (N >= COCO_PAR_MIN)
-        for (int64_t i = 0; i < N; i++) dx[i] += g[i] * coco_gelu_d(xp[i]);
-    }
+    gelu_backward_acc(dx, coco_f32(n->out->grad), coco_f32(x), x->numel, fresh);
 }
 
 coco_tensor *coco_gelu(coco_tape *tp, coco_tensor *x) {

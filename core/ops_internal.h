@@ -59,6 +59,31 @@ static inline coco_tensor *out_with_last(coco_tape *tp, const coco_tensor *like,
     return coco_tape_tensor(tp, COCO_F32, like->ndim, shape);
 }
 
+/* y[rows, out] = x[rows, in] W + b with W [in, out] (b may be NULL): the bias
+ * is broadcast into y first and the GEMM accumulates onto it. */
+static inline void affine_rows(const float *x, int64_t rows, int64_t in, const float *W, const float *b, int64_t out,
+                               float *y) {
+    float beta = 0.0f;
+    if (b) {
+#pragma omp parallel for schedule(static) if (rows * out >= COCO_PAR_MIN)
+        for (int64_t r = 0; r < rows; r++) memcpy(y + r * out, b, (size_t)out * 4);
+        beta = 1.0f;
+    }
+    coco_sgemm(0, 0, rows, out, in, 1.0f, x, in, W, out, beta, y, out);
+}
+
+/* dx (+)= g * gelu'(x) elementwise (fresh: overwrite). Two loops rather than a
+ * select inside one: keeps tanhf vectorised. */
+static inline void gelu_backward_acc(float *dx, const float *g, const float *x, int64_t n, int fresh) {
+    if (fresh) {
+#pragma omp parallel for simd schedule(static) if (n >= COCO_PAR_MIN)
+        for (int64_t i = 0; i < n; i++) dx[i] = g[i] * coco_gelu_d(x[i]);
+    } else {
+#pragma omp parallel for simd schedule(static) if (n >= COCO_PAR_MIN)
+        for (int64_t i = 0; i < n; i++) dx[i] += g[i] * coco_gelu_d(x[i]);
+    }
+}
+
 /* Column-block partition of [0, n) for thread t of nt (contiguous blocks). */
 static inline void col_block(int64_t n, int t, int nt, int64_t *lo, int64_t *hi) {
     int64_t q = n / nt, r = n % nt;

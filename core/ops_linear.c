@@ -58,17 +58,18 @@ static coco_tensor *linear_fwd(coco_tape *tp, coco_tensor *x, coco_tensor *W, co
     int64_t rows = coco_tensor_rows(x);
     coco_tensor *y = out_with_last(tp, x, outd);
     float *yp = coco_f32(y);
-    float beta = 0.0f;
-    if (b) {
-        const float *bp = coco_f32(b);
+    if (!wt) {
+        affine_rows(coco_f32(x), rows, in, coco_f32(W), b ? coco_f32(b) : NULL, outd, yp);
+    } else {
+        float beta = 0.0f;
+        if (b) {
+            const float *bp = coco_f32(b);
 #pragma omp parallel for schedule(static) if (rows * outd >= COCO_PAR_MIN)
-        for (int64_t r = 0; r < rows; r++) memcpy(yp + r * outd, bp, (size_t)outd * 4);
-        beta = 1.0f;
-    }
-    if (wt)
+            for (int64_t r = 0; r < rows; r++) memcpy(yp + r * outd, bp, (size_t)outd * 4);
+            beta = 1.0f;
+        }
         coco_sgemm(0, 1, rows, outd, in, 1.0f, coco_f32(x), in, coco_f32(W), in, beta, yp, outd);
-    else
-        coco_sgemm(0, 0, rows, outd, in, 1.0f, coco_f32(x), in, coco_f32(W), outd, beta, yp, outd);
+    }
     coco_tensor *inputs[3] = {x, W, b};
     if (coco_tape_needs_grad(tp, 3, inputs)) {
         coco_node *n = coco_tape_record(tp, op, wt ? linear_wt_bwd : linear_bwd, y, 3, inputs);
@@ -113,14 +114,7 @@ static void gelu_linear_bwd(coco_tape *tp, coco_node *n) {
     float *dx = coco_grad_acc(tp, x, &fresh);
     if (dx) {
         coco_sgemm(0, 1, rows, in, out, 1.0f, dy, out, coco_f32(W), out, 0.0f, g, in);
-        int64_t N = rows * in;
-        if (fresh) {
-#pragma omp parallel for simd schedule(static) if (N >= COCO_PAR_MIN)
-            for (int64_t i = 0; i < N; i++) dx[i] = g[i] * coco_gelu_d(xp[i]);
-        } else {
-#pragma omp parallel for simd schedule(static) if (N >= COCO_PAR_MIN)
-            for (int64_t i = 0; i < N; i++) dx[i] += g[i] * coco_gelu_d(xp[i]);
-        }
+        gelu_backward_acc(dx, g, xp, rows * in, fresh);
     }
     coco_tape_temp_free(tp, g);
 }
@@ -133,13 +127,7 @@ coco_tensor *coco_gelu_linear(coco_tape *tp, coco_tensor *x, coco_tensor *W, coc
     coco_tensor *y = out_with_last(tp, x, outd);
     float *g = coco_tape_temp(tp, sizeof(float) * (size_t)(rows * in));
     gelu_all(coco_f32(x), g, rows * in);
-    float *yp = coco_f32(y), beta = 0.0f;
-    if (b) {
-#pragma omp parallel for schedule(static) if (rows * outd >= COCO_PAR_MIN)
-        for (int64_t r = 0; r < rows; r++) memcpy(yp + r * outd, coco_f32(b), (size_t)outd * 4);
-        beta = 1.0f;
-    }
-    coco_sgemm(0, 0, rows, outd, in, 1.0f, g, in, coco_f32(W), outd, beta, yp, outd);
+    affine_rows(g, rows, in, coco_f32(W), b ? coco_f32(b) : NULL, outd, coco_f32(y));
     coco_tape_temp_free(tp, g);
     coco_tensor *inputs[3] = {x, W, b};
     if (coco_tape_needs_grad(tp, 3, inputs)) {

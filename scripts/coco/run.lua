@@ -125,6 +125,36 @@ local function save_checkpoint(ctx, which, state)
   assert(coconut.json.write(join(d, "state.json"), state))
 end
 
+-- Scores the best checkpoint on the test split and on every extra set that the
+-- state has no number for yet; records them in state. Returns whether it scored
+-- anything.
+local function score_best(ctx, dir, state, evalcsv, summary)
+  local need_test = state.test == nil and ctx.data.test and #ctx.data.test > 0
+  state.extra = state.extra or {}
+  local missing = {}
+  for name in pairs(ctx.data.extra or {}) do
+    if state.extra[name] == nil then missing[#missing + 1] = name end
+  end
+  table.sort(missing)
+  if not need_test and #missing == 0 then return false end
+  local best = assert(coconut.gpt2.load(join(dir, "checkpoints/best/model.safetensors")))
+  local best_state = assert(coconut.json.read(join(dir, "checkpoints/best/state.json")))
+  local trained_model = ctx.model
+  ctx.model = best
+  best:train(false)
+  local function score(split, exs)
+    local acc, t = R.evaluate(ctx, split, exs, best_state.epoch, best_state.stage, evalcsv)
+    summary:row{split = split, epoch = best_state.epoch, stage = best_state.stage, accuracy = acc, n = #exs, eval_seconds = t}
+    P.log("[%s] %s accuracy %.3f (%d ex) with the best checkpoint (epoch %d)", ctx.method, split, acc, #exs, best_state.epoch)
+    return acc
+  end
+  if need_test then state.test = score("test", ctx.data.test) end
+  for _, name in ipairs(missing) do state.extra[name] = score(name, ctx.data.extra[name]) end
+  ctx.model = trained_model
+  best:close()
+  return true
+end
+
 -- ------------------------------------------------------------------ training
 
 function R.run(ctx)
@@ -268,41 +298,19 @@ function R.run(ctx)
     end
     save_checkpoint(ctx, "last", state)
   end
-  if state.finished then
-    -- a resumed run that had already finished: report what it measured
-    P.log("[%s] already finished (best epoch %d); nothing to train", ctx.method, state.best_epoch)
-    assert(metrics:close()); assert(evalcsv:close()); assert(summary:close())
-    for _, p in ipairs(ctx.probes) do assert(p.csv:close()) end
-    return {valid = state.best_acc, best_epoch = state.best_epoch, test = state.test, extra = state.extra or {},
-            wall = state.wall, run_wall = 0, figures = F.method(dir, ctx.method)}
+  -- A resumed run that had already finished trains nothing; extra sets added
+  -- since (--extra_eval) are still scored with its best checkpoint.
+  local already = state.finished
+  if already then P.log("[%s] already finished (best epoch %d); nothing to train", ctx.method, state.best_epoch) end
+  if score_best(ctx, dir, state, evalcsv, summary) or not already then
+    state.finished = true
+    assert(coconut.json.write(join(dir, "checkpoints/last/state.json"), state))
   end
-  -- test with the best checkpoint
-  local best = assert(coconut.gpt2.load(join(dir, "checkpoints/best/model.safetensors")))
-  local best_state = assert(coconut.json.read(join(dir, "checkpoints/best/state.json")))
-  local trained_model = ctx.model
-  ctx.model = best
-  best:train(false)
-  local results = {valid = state.best_acc, best_epoch = state.best_epoch, test = nil, extra = {}}
-  if ctx.data.test and #ctx.data.test > 0 then
-    local acc, t = R.evaluate(ctx, "test", ctx.data.test, best_state.epoch, best_state.stage, evalcsv)
-    summary:row{split = "test", epoch = best_state.epoch, stage = best_state.stage, accuracy = acc, n = #ctx.data.test,
-                eval_seconds = t}
-    results.test = acc
-    P.log("[%s] test accuracy %.3f (%d ex) with the best checkpoint (epoch %d)", ctx.method, acc, #ctx.data.test, best_state.epoch)
-  end
-  for name, exs in pairs(ctx.data.extra or {}) do
-    local acc, t = R.evaluate(ctx, name, exs, best_state.epoch, best_state.stage, evalcsv)
-    summary:row{split = name, epoch = best_state.epoch, stage = best_state.stage, accuracy = acc, n = #exs, eval_seconds = t}
-    results.extra[name] = acc
-    P.log("[%s] %s accuracy %.3f (%d ex)", ctx.method, name, acc, #exs)
-  end
-  ctx.model = trained_model
-  state.finished, state.test, state.extra = true, results.test, results.extra
-  assert(coconut.json.write(join(dir, "checkpoints/last/state.json"), state))
   assert(metrics:close()); assert(evalcsv:close()); assert(summary:close())
   for _, p in ipairs(ctx.probes) do assert(p.csv:close()) end
+  local results = {valid = state.best_acc, best_epoch = state.best_epoch, test = state.test, extra = state.extra or {}}
   results.wall = state.wall
-  results.run_wall = coconut.time() - t_run
+  results.run_wall = already and 0 or coconut.time() - t_run
   results.figures = F.method(dir, ctx.method)
   return results
 end
