@@ -193,7 +193,9 @@ function E.main(cfg)
     local r = R.run{dir = dir, opts = o, model = model, tok = tok, special = special, data = data, curriculum = cur,
                     eot = eot, probes = probes, method = method, first_stage = first_stage}
     r.method = method
-    r.seconds = coconut.time() - t0
+    -- training + scoring time of the method, accumulated over --resume runs
+    -- (the time of this invocation alone would hide a resumed run's history)
+    r.seconds = r.total_wall or (coconut.time() - t0)
     results[#results + 1] = r
   end
 

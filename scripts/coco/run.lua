@@ -137,6 +137,7 @@ local function score_best(ctx, dir, state, evalcsv, summary)
   end
   table.sort(missing)
   if not need_test and #missing == 0 then return false end
+  local t0 = coconut.time()
   local best = assert(coconut.gpt2.load(join(dir, "checkpoints/best/model.safetensors")))
   local best_state = assert(coconut.json.read(join(dir, "checkpoints/best/state.json")))
   local trained_model = ctx.model
@@ -152,6 +153,7 @@ local function score_best(ctx, dir, state, evalcsv, summary)
   for _, name in ipairs(missing) do state.extra[name] = score(name, ctx.data.extra[name]) end
   ctx.model = trained_model
   best:close()
+  state.score_wall = (state.score_wall or 0) + (coconut.time() - t0)
   return true
 end
 
@@ -310,6 +312,7 @@ function R.run(ctx)
   for _, p in ipairs(ctx.probes) do assert(p.csv:close()) end
   local results = {valid = state.best_acc, best_epoch = state.best_epoch, test = state.test, extra = state.extra or {}}
   results.wall = state.wall
+  results.total_wall = state.wall + (state.score_wall or 0) -- accumulated over resumes
   results.run_wall = already and 0 or coconut.time() - t_run
   results.figures = F.method(dir, ctx.method)
   return results
