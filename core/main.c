@@ -34,7 +34,7 @@ static const char *usage_text =
     "  help                        this text; `coconut <command> --help` for one command\n"
     "\n"
     "environment:\n"
-    "  COCONUT_THREADS       threads for BLIS and OpenMP (default: the CPUs available)\n"
+    "  COCONUT_THREADS       threads of the core's pool (default: the CPUs available)\n"
     "  COCONUT_PLUGIN_PATH   extra plugin directories, colon-separated, searched first\n"
     "  COCONUT_HOME          project checkout or install prefix (default: found from the binary)\n"
     "  COCONUT_BLIS_ARCH     auto | blis | <BLIS configuration>: override the kernel choice\n";
@@ -186,7 +186,7 @@ static int cmd_version(void) {
     printf("BLIS %s, configuration %s (%s sgemm kernels; BLIS detected %s: %s)\n", info.blis_version, info.blis_arch,
            info.blis_kernels, info.blis_detected, info.blis_reason);
     printf("CPU: AVX2+FMA %s, AVX-512 F/BW/DQ/VL %s\n", info.cpu_avx2_fma ? "yes" : "no", info.cpu_avx512 ? "yes" : "no");
-    printf("threads %d (COCONUT_THREADS; BLIS and OpenMP share one pool)\n", info.threads);
+    printf("threads %d (COCONUT_THREADS; one pool: parallel loops and GEMM tiles over single-threaded BLIS)\n", info.threads);
     const char *gp = coco_plot_version();
     printf("%s\n", gp && *gp ? gp : "gnuplot: not found");
     return 0;

@@ -11,6 +11,54 @@ typedef struct ln_saved {
     float *mean, *rstd; /* [rows] */
 } ln_saved;
 
+#define LN_BLOCK 32 /* rows per partial sum of the weight/bias gradients */
+
+typedef struct ln_bwd_ctx {
+    const float *xp, *wp, *dy, *mean, *rstd;
+    float *dx;
+    int fx;
+    float *part; /* [blocks, 2, d] or NULL */
+    int64_t rows, d;
+} ln_bwd_ctx;
+
+/* Row blocks [lo, hi): dx rows, and each block's dw/db partial sums. */
+static void ln_bwd_blocks(void *c_, int64_t lo, int64_t hi) {
+    const ln_bwd_ctx *c = c_;
+    int64_t d = c->d;
+    const float *wp = c->wp;
+    for (int64_t blk = lo; blk < hi; blk++) {
+        float *pw = c->part ? c->part + (size_t)blk * 2 * d : NULL, *pb = pw ? pw + d : NULL;
+        int64_t r1 = (blk + 1) * LN_BLOCK < c->rows ? (blk + 1) * LN_BLOCK : c->rows;
+        for (int64_t r = blk * LN_BLOCK; r < r1; r++) {
+            const float *xr = c->xp + r * d, *g = c->dy + r * d;
+            float mu = c->mean[r], rs = c->rstd[r];
+            if (pw) {
+                for (int64_t j = 0; j < d; j++) {
+                    float xh = (xr[j] - mu) * rs;
+                    pw[j] += g[j] * xh;
+                    pb[j] += g[j];
+                }
+            }
+            if (c->dx) {
+                float a = 0.0f, cc = 0.0f;
+                for (int64_t j = 0; j < d; j++) {
+                    float gw = g[j] * wp[j];
+                    a += gw;
+                    cc += gw * (xr[j] - mu) * rs;
+                }
+                a /= (float)d;
+                cc /= (float)d;
+                float *dr = c->dx + r * d;
+                for (int64_t j = 0; j < d; j++) {
+                    float xh = (xr[j] - mu) * rs;
+                    float v = rs * (g[j] * wp[j] - a - xh * cc);
+                    dr[j] = c->fx ? v : dr[j] + v;
+                }
+            }
+        }
+    }
+}
+
 /* Layernorm backward over rows given the upstream gradient dy [rows, d]:
  * accumulates into x's, w's and b's grads (shared by layernorm and ln_linear). */
 static void ln_backward(coco_tape *tp, coco_tensor *x, coco_tensor *w, coco_tensor *b, const float *mean, const float *rstd,
@@ -21,49 +69,18 @@ static void ln_backward(coco_tape *tp, coco_tensor *x, coco_tensor *w, coco_tens
     float *dx = coco_grad_acc(tp, x, &fx);
     float *dw = coco_grad_acc(tp, w, &fw);
     float *db = b ? coco_grad_acc(tp, b, &fb) : NULL;
-    int nt = rows * d >= COCO_PAR_MIN ? coco_threads() : 1;
-    /* Per-thread partial sums for dw/db, added in thread order: reproducible. */
+    /* Partial sums of dw/db per block of LN_BLOCK rows, added in block order:
+     * the result does not depend on the thread count or on who ran a block. */
+    int64_t nblk = (rows + LN_BLOCK - 1) / LN_BLOCK;
     float *part = NULL;
     if (dw || db) {
-        part = coco_tape_temp(tp, (size_t)nt * 2 * (size_t)d * 4);
-        memset(part, 0, (size_t)nt * 2 * (size_t)d * 4);
+        part = coco_tape_temp(tp, (size_t)nblk * 2 * (size_t)d * 4);
+        memset(part, 0, (size_t)nblk * 2 * (size_t)d * 4);
     }
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int t = omp_get_thread_num(), T = omp_get_num_threads();
-        int64_t lo, hi;
-        col_block(rows, t, T, &lo, &hi);
-        float *pw = part ? part + (size_t)t * 2 * d : NULL, *pb = pw ? pw + d : NULL;
-        for (int64_t r = lo; r < hi; r++) {
-            const float *xr = xp + r * d, *g = dy + r * d;
-            float mu = mean[r], rs = rstd[r];
-            if (pw) {
-                for (int64_t j = 0; j < d; j++) {
-                    float xh = (xr[j] - mu) * rs;
-                    pw[j] += g[j] * xh;
-                    pb[j] += g[j];
-                }
-            }
-            if (dx) {
-                float a = 0.0f, c = 0.0f;
-                for (int64_t j = 0; j < d; j++) {
-                    float gw = g[j] * wp[j];
-                    a += gw;
-                    c += gw * (xr[j] - mu) * rs;
-                }
-                a /= (float)d;
-                c /= (float)d;
-                float *dr = dx + r * d;
-                for (int64_t j = 0; j < d; j++) {
-                    float xh = (xr[j] - mu) * rs;
-                    float v = rs * (g[j] * wp[j] - a - xh * c);
-                    dr[j] = fx ? v : dr[j] + v;
-                }
-            }
-        }
-    }
+    ln_bwd_ctx c = {xp, wp, dy, mean, rstd, dx, fx, part, rows, d};
+    par_for(nblk, LN_BLOCK * d * 3, ln_bwd_blocks, &c);
     if (part) {
-        for (int t = 0; t < nt; t++) {
+        for (int64_t t = 0; t < nblk; t++) {
             const float *pw = part + (size_t)t * 2 * d, *pb = pw + d;
             if (dw)
                 for (int64_t j = 0; j < d; j++) dw[j] = (fw && t == 0) ? pw[j] : dw[j] + pw[j];
@@ -85,11 +102,18 @@ static inline void ln_apply_row(const float *xr, const float *wp, const float *b
     for (int64_t j = 0; j < d; j++) yr[j] = (xr[j] - mu) * rs * wp[j] + (bp ? bp[j] : 0.0f);
 }
 
-static void ln_forward_rows(const float *xp, const float *wp, const float *bp, int64_t rows, int64_t d, float eps, float *mean,
-                            float *rstd, float *yp) {
-#pragma omp parallel for schedule(static) if (rows * d >= COCO_PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = xp + r * d;
+typedef struct ln_fwd_ctx {
+    const float *xp, *wp, *bp;
+    int64_t d;
+    float eps;
+    float *mean, *rstd, *yp;
+} ln_fwd_ctx;
+
+static void ln_fwd_range(void *c_, int64_t lo, int64_t hi) {
+    const ln_fwd_ctx *c = c_;
+    int64_t d = c->d;
+    for (int64_t r = lo; r < hi; r++) {
+        const float *xr = c->xp + r * d;
         double s = 0.0;
         for (int64_t j = 0; j < d; j++) s += xr[j];
         float mu = (float)(s / (double)d);
@@ -98,11 +122,29 @@ static void ln_forward_rows(const float *xp, const float *wp, const float *bp, i
             double t = (double)xr[j] - mu;
             v += t * t;
         }
-        float rs = (float)(1.0 / sqrt(v / (double)d + (double)eps));
-        mean[r] = mu;
-        rstd[r] = rs;
-        ln_apply_row(xr, wp, bp, mu, rs, yp + r * d, d);
+        float rs = (float)(1.0 / sqrt(v / (double)d + (double)c->eps));
+        c->mean[r] = mu;
+        c->rstd[r] = rs;
+        ln_apply_row(xr, c->wp, c->bp, mu, rs, c->yp + r * d, d);
     }
+}
+
+static void ln_forward_rows(const float *xp, const float *wp, const float *bp, int64_t rows, int64_t d, float eps, float *mean,
+                            float *rstd, float *yp) {
+    ln_fwd_ctx c = {xp, wp, bp, d, eps, mean, rstd, yp};
+    par_for(rows, 3 * d, ln_fwd_range, &c);
+}
+
+/* Recomputes the normalised rows h = LN(x) from saved statistics. */
+typedef struct ln_apply_ctx {
+    const float *xp, *wp, *bp, *mean, *rstd;
+    int64_t d;
+    float *h;
+} ln_apply_ctx;
+
+static void ln_apply_range(void *c_, int64_t lo, int64_t hi) {
+    const ln_apply_ctx *c = c_;
+    for (int64_t r = lo; r < hi; r++) ln_apply_row(c->xp + r * c->d, c->wp, c->bp, c->mean[r], c->rstd[r], c->h + r * c->d, c->d);
 }
 
 static void ln_check(coco_tensor *x, coco_tensor *w, coco_tensor *b, float eps, const char *op) {
@@ -152,8 +194,8 @@ static void ln_linear_bwd(coco_tape *tp, coco_node *n) {
     int fresh;
     float *dW = coco_grad_acc(tp, W, &fresh);
     if (dW) {
-#pragma omp parallel for schedule(static) if (rows * d >= COCO_PAR_MIN)
-        for (int64_t r = 0; r < rows; r++) ln_apply_row(xp + r * d, lwp, lbp, sv->mean[r], sv->rstd[r], h + r * d, d);
+        ln_apply_ctx ac = {xp, lwp, lbp, sv->mean, sv->rstd, d, h};
+        par_for(rows, d, ln_apply_range, &ac);
         /* dW[d, out] (+)= h^T dy */
         coco_sgemm(1, 0, d, out, rows, 1.0f, h, d, dy, out, fresh ? 0.0f : 1.0f, dW, out);
     }
@@ -222,9 +264,7 @@ coco_tensor *coco_gelu(coco_tape *tp, coco_tensor *x) {
     coco_tensor *y = coco_tape_like(tp, x);
     const float *xp = coco_f32(x);
     float *yp = coco_f32(y);
-    int64_t N = x->numel;
-#pragma omp parallel for simd schedule(static) if (N >= COCO_PAR_MIN)
-    for (int64_t i = 0; i < N; i++) yp[i] = coco_gelu_f(xp[i]);
+    ew_run(EW_GELU, yp, xp, NULL, 0.0f, x->numel);
     coco_tensor *in[1] = {x};
     if (coco_tape_needs_grad(tp, 1, in)) coco_tape_record(tp, "gelu", gelu_bwd, y, 1, in);
     PROF_END("gelu", 0);
@@ -344,6 +384,24 @@ coco_tensor *coco_bce_with_logits(coco_tape *tp, coco_tensor *logits, const coco
 
 /* ------------------------------------------------------------------ dropout */
 
+/* y = x * scale where the hashed uniform is >= p, else 0; with acc, y += that
+ * (backward applies the same mask to the gradient). */
+typedef struct dropout_ctx {
+    uint64_t seed, stream;
+    float p, scale;
+    const float *x;
+    float *y;
+    int fresh;
+} dropout_ctx;
+
+static void dropout_range(void *c_, int64_t lo, int64_t hi) {
+    const dropout_ctx *c = c_;
+    for (int64_t i = lo; i < hi; i++) {
+        float r = coco_hash_uniform(c->seed, c->stream, (uint64_t)i) < c->p ? 0.0f : c->x[i] * c->scale;
+        c->y[i] = c->fresh ? r : c->y[i] + r;
+    }
+}
+
 static void dropout_bwd(coco_tape *tp, coco_node *n) {
     coco_tensor *x = n->in[0];
     int fresh;
@@ -351,13 +409,8 @@ static void dropout_bwd(coco_tape *tp, coco_node *n) {
     if (!dx) return;
     uint64_t seed = (uint64_t)n->i[0], stream = (uint64_t)n->i[1];
     float p = n->f[0], scale = n->f[1];
-    const float *g = coco_f32(n->out->grad);
-    int64_t N = x->numel;
-#pragma omp parallel for schedule(static) if (N >= COCO_PAR_MIN)
-    for (int64_t i = 0; i < N; i++) {
-        float r = coco_hash_uniform(seed, stream, (uint64_t)i) < p ? 0.0f : g[i] * scale;
-        dx[i] = fresh ? r : dx[i] + r;
-    }
+    dropout_ctx c = {seed, stream, p, scale, coco_f32(n->out->grad), dx, fresh};
+    par_for(x->numel, 4, dropout_range, &c);
 }
 
 coco_tensor *coco_dropout(coco_tape *tp, coco_tensor *x, float p) {
@@ -370,9 +423,8 @@ coco_tensor *coco_dropout(coco_tape *tp, coco_tensor *x, float p) {
     coco_tensor *y = coco_tape_like(tp, x);
     const float *xp = coco_f32(x);
     float *yp = coco_f32(y);
-    int64_t N = x->numel;
-#pragma omp parallel for schedule(static) if (N >= COCO_PAR_MIN)
-    for (int64_t i = 0; i < N; i++) yp[i] = coco_hash_uniform(seed, stream, (uint64_t)i) < p ? 0.0f : xp[i] * scale;
+    dropout_ctx c = {seed, stream, p, scale, xp, yp, 1};
+    par_for(x->numel, 4, dropout_range, &c);
     coco_tensor *in[1] = {x};
     if (coco_tape_needs_grad(tp, 1, in)) {
         coco_node *n = coco_tape_record(tp, "dropout", dropout_bwd, y, 1, in);

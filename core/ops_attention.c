@@ -4,7 +4,8 @@
  * offset h*D. Caches [B, H, Tmax, D] so one head's keys are a contiguous
  * [Tmax, D] matrix. Work is split over the B*H (batch, head) pairs; each pair
  * writes disjoint memory, so the result does not depend on the schedule.
- * GEMMs issued inside the parallel loop run single-threaded (see gemm.h).
+ * GEMMs issued inside the parallel loop run single-threaded (see gemm.h);
+ * scratch is per pool thread (coco_parallel_slot).
  */
 #include "ops_internal.h"
 
@@ -75,31 +76,29 @@ static inline void apply_dropout(float *dst, const float *src, int64_t n, uint64
         dst[j] = coco_hash_uniform(seed, stream, base + (uint64_t)j) < p ? 0.0f : src[j] * scale;
 }
 
-static void attention_bwd(coco_tape *tp, coco_node *n) {
-    coco_tensor *qkv = n->in[0], *kc = n->in[1], *vc = n->in[2];
-    const attn_saved *sv = n->saved;
-    attn_dims d = {n->i[0], n->i[1], n->i[2], n->i[3], n->i[4], n->i[5], n->i[6], n->i[7]};
-    float p = n->f[0], dscale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f, scale = n->f[1];
-    int fq;
-    int64_t C3 = 3 * d.C, TT = d.Tn * d.Tk, QT = (d.Tn < QB ? d.Tn : QB) * d.Tk;
-    int cached = kc != NULL;
-    float *dqkv = coco_grad_acc(tp, qkv, &fq);
-    if (!cached && !dqkv) return;
-    if (!cached && fq) { /* dK, dV accumulate over query blocks straight into d(qkv) */
-        memset(dqkv, 0, (size_t)(d.B * d.Tn * C3) * 4);
-        fq = 0;
-    }
-    float *dK = cached ? coco_grad_acc(tp, kc, NULL) : NULL, *dV = cached ? coco_grad_acc(tp, vc, NULL) : NULL;
-    const float *dO = coco_f32(n->out->grad), *q = coco_f32(qkv);
-    const float *K = cached ? coco_f32(kc) : NULL, *Vv = cached ? coco_f32(vc) : NULL;
-    int64_t ldkv = cached ? d.D : C3;
-    int nt = coco_threads();
-    float *scratch = coco_tape_temp(tp, (size_t)nt * 3 * (size_t)QT * 4);
-    int64_t BH = d.B * d.H;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (BH > 1 && TT * d.D * BH >= COCO_PAR_MIN)
-    for (int64_t bh = 0; bh < BH; bh++) {
+typedef struct attn_bwd_ctx {
+    attn_dims d;
+    const attn_saved *sv;
+    float p, dscale, scale;
+    int cached, fq;
+    int64_t C3, TT, QT, ldkv;
+    float *dqkv, *dK, *dV, *scratch;
+    const float *dO, *q, *K, *Vv;
+} attn_bwd_ctx;
+
+/* Backward of the (batch, head) pairs [lo, hi). */
+static void attn_bwd_heads(void *ctx, int64_t lo, int64_t hi) {
+    const attn_bwd_ctx *c = ctx;
+    const attn_dims d = c->d;
+    const attn_saved *sv = c->sv;
+    const float p = c->p, dscale = c->dscale, scale = c->scale;
+    const int cached = c->cached, fq = c->fq;
+    const int64_t C3 = c->C3, TT = c->TT, QT = c->QT, ldkv = c->ldkv;
+    float *dqkv = c->dqkv, *dK = c->dK, *dV = c->dV, *scratch = c->scratch;
+    const float *dO = c->dO, *q = c->q, *K = c->K, *Vv = c->Vv;
+    for (int64_t bh = lo; bh < hi; bh++) {
         int64_t b = bh / d.H, h = bh % d.H;
-        float *dP = scratch + (size_t)omp_get_thread_num() * 3 * QT, *Pd = dP + QT, *Pr = Pd + QT;
+        float *dP = scratch + (size_t)coco_parallel_slot() * 3 * QT, *Pd = dP + QT, *Pr = Pd + QT;
         const float *dOb = dO + b * d.Tn * d.C + h * d.D;
         const float *Kb = head_k(&d, K, q, b, h), *Vb = head_v(&d, Vv, q, b, h);
         float *dKb = cached ? dK + bh * d.Tmax * d.D : dqkv + b * d.Tn * C3 + d.C + h * d.D;
@@ -152,6 +151,31 @@ static void attention_bwd(coco_tape *tp, coco_node *n) {
             coco_sgemm(1, 0, kend, d.D, nq, 1.0f, dP, d.Tk, Qb + i0 * C3, C3, 1.0f, dKb, ldkv);
         }
     }
+}
+
+static void attention_bwd(coco_tape *tp, coco_node *n) {
+    coco_tensor *qkv = n->in[0], *kc = n->in[1], *vc = n->in[2];
+    const attn_saved *sv = n->saved;
+    attn_dims d = {n->i[0], n->i[1], n->i[2], n->i[3], n->i[4], n->i[5], n->i[6], n->i[7]};
+    float p = n->f[0], dscale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f, scale = n->f[1];
+    int fq;
+    int64_t C3 = 3 * d.C, TT = d.Tn * d.Tk, QT = (d.Tn < QB ? d.Tn : QB) * d.Tk;
+    int cached = kc != NULL;
+    float *dqkv = coco_grad_acc(tp, qkv, &fq);
+    if (!cached && !dqkv) return;
+    if (!cached && fq) { /* dK, dV accumulate over query blocks straight into d(qkv) */
+        memset(dqkv, 0, (size_t)(d.B * d.Tn * C3) * 4);
+        fq = 0;
+    }
+    float *dK = cached ? coco_grad_acc(tp, kc, NULL) : NULL, *dV = cached ? coco_grad_acc(tp, vc, NULL) : NULL;
+    const float *dO = coco_f32(n->out->grad), *q = coco_f32(qkv);
+    const float *K = cached ? coco_f32(kc) : NULL, *Vv = cached ? coco_f32(vc) : NULL;
+    int64_t ldkv = cached ? d.D : C3;
+    int nt = coco_threads();
+    float *scratch = coco_tape_temp(tp, (size_t)nt * 3 * (size_t)QT * 4);
+    int64_t BH = d.B * d.H;
+    attn_bwd_ctx c = {d, sv, p, dscale, scale, cached, fq, C3, TT, QT, ldkv, dqkv, dK, dV, scratch, dO, q, K, Vv};
+    coco_parallel_for(BH, TT * d.D * BH >= COCO_PAR_MIN ? 1 : BH, attn_bwd_heads, &c);
     coco_tape_temp_free(tp, scratch);
     if (!cached) return;
     /* The span's own key/value columns came from qkv: move their gradient there.
@@ -177,6 +201,50 @@ static void attention_bwd(coco_tape *tp, coco_node *n) {
     if (d.t0 == 0) {
         coco_grad_release(tp, kc);
         coco_grad_release(tp, vc);
+    }
+}
+
+typedef struct attn_fwd_ctx {
+    attn_dims d;
+    int64_t C3, TT, QT, ldkv;
+    const float *x, *K, *Vv, *madd;
+    float *o, *scratch;
+    float scale, dscale, dropout_p;
+    uint64_t seed, stream;
+} attn_fwd_ctx;
+
+/* Forward of the (batch, head) pairs [lo, hi). */
+static void attn_fwd_heads(void *ctx, int64_t lo, int64_t hi) {
+    const attn_fwd_ctx *c = ctx;
+    const attn_dims d = c->d;
+    const int64_t C3 = c->C3, TT = c->TT, QT = c->QT, ldkv = c->ldkv;
+    const float *x = c->x, *K = c->K, *Vv = c->Vv, *madd = c->madd;
+    float *o = c->o, *scratch = c->scratch;
+    const float scale = c->scale, dscale = c->dscale, dropout_p = c->dropout_p;
+    const uint64_t seed = c->seed, stream = c->stream;
+    for (int64_t bh = lo; bh < hi; bh++) {
+        int64_t bb = bh / d.H, h = bh % d.H;
+        float *mine = scratch + (size_t)coco_parallel_slot() * 2 * QT;
+        const float *Qb = x + bb * d.Tn * C3 + h * d.D;
+        const float *Kb = head_k(&d, K, x, bb, h), *Vb = head_v(&d, Vv, x, bb, h);
+        const float *madd_b = madd + bb * d.Tk;
+        for (int64_t i0 = 0; i0 < d.Tn; i0 += QB) {
+            int64_t i1 = i0 + QB < d.Tn ? i0 + QB : d.Tn, nq = i1 - i0, kend = d.t0 + i1;
+            float *S = mine;
+            /* S[nq, kend] = Q K^T / sqrt(D) */
+            coco_sgemm(0, 1, nq, kend, d.D, scale, Qb + i0 * C3, C3, Kb, ldkv, 0.0f, S, d.Tk);
+            for (int64_t i = 0; i < nq; i++) masked_softmax_row(S + i * d.Tk, d.t0 + i0 + i, kend, madd_b);
+            const float *Puse = S;
+            if (dropout_p > 0.0f) {
+                float *Sd = mine + QT;
+                for (int64_t i = 0; i < nq; i++)
+                    apply_dropout(Sd + i * d.Tk, S + i * d.Tk, kend, seed, stream, (uint64_t)(bh * TT + (i0 + i) * d.Tk),
+                                  dropout_p, dscale);
+                Puse = Sd;
+            }
+            /* O[nq, D] = P V, into the head's slice of out [B, Tn, C] */
+            coco_sgemm(0, 0, nq, d.D, kend, 1.0f, Puse, d.Tk, Vb, ldkv, 0.0f, o + (bb * d.Tn + i0) * d.C + h * d.D, d.C);
+        }
     }
 }
 
@@ -254,31 +322,8 @@ coco_tensor *coco_attention(coco_tape *tp, coco_tensor *qkv, coco_tensor *kcache
         seed = coco_tape_seed(tp);
         stream = coco_tape_next_stream(tp);
     }
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (BH > 1 && TT * d.D * BH >= COCO_PAR_MIN)
-    for (int64_t bh = 0; bh < BH; bh++) {
-        int64_t bb = bh / d.H, h = bh % d.H;
-        float *mine = scratch + (size_t)omp_get_thread_num() * 2 * QT;
-        const float *Qb = x + bb * d.Tn * C3 + h * d.D;
-        const float *Kb = head_k(&d, K, x, bb, h), *Vb = head_v(&d, Vv, x, bb, h);
-        const float *madd_b = madd + bb * d.Tk;
-        for (int64_t i0 = 0; i0 < d.Tn; i0 += QB) {
-            int64_t i1 = i0 + QB < d.Tn ? i0 + QB : d.Tn, nq = i1 - i0, kend = d.t0 + i1;
-            float *S = mine;
-            /* S[nq, kend] = Q K^T / sqrt(D) */
-            coco_sgemm(0, 1, nq, kend, d.D, scale, Qb + i0 * C3, C3, Kb, ldkv, 0.0f, S, d.Tk);
-            for (int64_t i = 0; i < nq; i++) masked_softmax_row(S + i * d.Tk, d.t0 + i0 + i, kend, madd_b);
-            const float *Puse = S;
-            if (dropout_p > 0.0f) {
-                float *Sd = mine + QT;
-                for (int64_t i = 0; i < nq; i++)
-                    apply_dropout(Sd + i * d.Tk, S + i * d.Tk, kend, seed, stream, (uint64_t)(bh * TT + (i0 + i) * d.Tk),
-                                  dropout_p, dscale);
-                Puse = Sd;
-            }
-            /* O[nq, D] = P V, into the head's slice of out [B, Tn, C] */
-            coco_sgemm(0, 0, nq, d.D, kend, 1.0f, Puse, d.Tk, Vb, ldkv, 0.0f, o + (bb * d.Tn + i0) * d.C + h * d.D, d.C);
-        }
-    }
+    attn_fwd_ctx c = {d, C3, TT, QT, ldkv, x, K, Vv, madd, o, scratch, scale, dscale, dropout_p, seed, stream};
+    coco_parallel_for(BH, TT * d.D * BH >= COCO_PAR_MIN ? 1 : BH, attn_fwd_heads, &c);
     if (rec) {
         coco_node *n = coco_tape_record(tp, "attention", attention_bwd, out, 3, in);
         attn_saved *sv = coco_tape_alloc(tp, sizeof *sv);

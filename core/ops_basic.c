@@ -5,27 +5,37 @@
 
 /* ------------------------------------------------------------------ embedding */
 
-/* dW[ids[r], :] += dout[r, :]. Threads own column blocks so rows that share an
+typedef struct emb_ctx {
+    const int32_t *id;
+    int64_t rows, d;
+    const float *src; /* backward: dout [rows, d]; forward: W [V, d] */
+    float *dst;       /* backward: dW [V, d]; forward: out [rows, d] */
+} emb_ctx;
+
+static void emb_bwd_cols(void *c_, int64_t lo, int64_t hi) {
+    const emb_ctx *c = c_;
+    for (int64_t r = 0; r < c->rows; r++) {
+        float *dst = c->dst + (int64_t)c->id[r] * c->d;
+        const float *src = c->src + r * c->d;
+        for (int64_t j = lo; j < hi; j++) dst[j] += src[j];
+    }
+}
+
+static void emb_fwd_rows(void *c_, int64_t lo, int64_t hi) {
+    const emb_ctx *c = c_;
+    for (int64_t r = lo; r < hi; r++) memcpy(c->dst + r * c->d, c->src + (int64_t)c->id[r] * c->d, (size_t)c->d * 4);
+}
+
+/* dW[ids[r], :] += dout[r, :]. Ranges own column blocks so rows that share an
  * id never race and the summation order is the row order. */
 static void embedding_bwd(coco_tape *tp, coco_node *n) {
     const coco_tensor *ids = (const coco_tensor *)n->saved;
     coco_tensor *W = n->in[0];
     float *dW = coco_grad_acc(tp, W, NULL);
     if (!dW) return;
-    const float *dy = coco_f32(n->out->grad);
-    const int32_t *id = coco_i32(ids);
-    int64_t rows = ids->numel, d = W->shape[1];
-    int nt = rows * d >= COCO_PAR_MIN ? coco_threads() : 1;
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int64_t lo, hi;
-        col_block(d, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-        for (int64_t r = 0; r < rows; r++) {
-            float *dst = dW + (int64_t)id[r] * d;
-            const float *src = dy + r * d;
-            for (int64_t j = lo; j < hi; j++) dst[j] += src[j];
-        }
-    }
+    emb_ctx c = {coco_i32(ids), ids->numel, W->shape[1], coco_f32(n->out->grad), dW};
+    int64_t grain = c.rows * c.d >= COCO_PAR_MIN ? coco_parallel_grain(c.d, 16, 1) : c.d;
+    coco_parallel_for(c.d, grain, emb_bwd_cols, &c);
 }
 
 coco_tensor *coco_embedding(coco_tape *tp, const coco_tensor *ids, coco_tensor *W) {
@@ -45,11 +55,8 @@ coco_tensor *coco_embedding(coco_tape *tp, const coco_tensor *ids, coco_tensor *
     for (int i = 0; i < ids->ndim; i++) shape[i] = ids->shape[i];
     shape[ids->ndim] = d;
     coco_tensor *out = coco_tape_tensor(tp, COCO_F32, ids->ndim + 1, shape);
-    float *y = coco_f32(out);
-    const float *w = coco_f32(W);
-    int64_t rows = ids->numel;
-#pragma omp parallel for schedule(static) if (rows * d >= COCO_PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) memcpy(y + r * d, w + (int64_t)id[r] * d, (size_t)d * 4);
+    emb_ctx c = {id, ids->numel, d, coco_f32(W), coco_f32(out)};
+    par_for(c.rows, d, emb_fwd_rows, &c);
     coco_tensor *in[1] = {W};
     if (coco_tape_needs_grad(tp, 1, in)) {
         coco_node *n = coco_tape_record(tp, "embedding", embedding_bwd, out, 1, in);
@@ -68,14 +75,7 @@ static void acc_into(coco_tape *tp, coco_tensor *t, const float *g, float s) {
     int fresh;
     float *d = coco_grad_acc(tp, t, &fresh);
     if (!d) return;
-    int64_t n = t->numel;
-    if (fresh) {
-#pragma omp parallel for schedule(static) if (n >= COCO_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) d[i] = s * g[i];
-    } else {
-#pragma omp parallel for schedule(static) if (n >= COCO_PAR_MIN)
-        for (int64_t i = 0; i < n; i++) d[i] += s * g[i];
-    }
+    ew_run(fresh ? EW_SCALE : EW_ACC_SCALE, d, g, NULL, s, t->numel);
 }
 
 static void add_bwd(coco_tape *tp, coco_node *n) {
@@ -92,10 +92,7 @@ coco_tensor *coco_add(coco_tape *tp, coco_tensor *a, coco_tensor *b) {
     PROF_BEGIN();
     coco_tensor *out = coco_tape_like(tp, a);
     float *o = coco_f32(out);
-    const float *p = coco_f32(a), *q = coco_f32(b);
-    int64_t n = a->numel;
-#pragma omp parallel for schedule(static) if (n >= COCO_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) o[i] = p[i] + q[i];
+    ew_run(EW_ADD, o, coco_f32(a), coco_f32(b), 0.0f, a->numel);
     coco_tensor *in[2] = {a, b};
     if (coco_tape_needs_grad(tp, 2, in)) coco_tape_record(tp, "add", add_bwd, out, 2, in);
     PROF_END("add", 0);

@@ -63,9 +63,7 @@ static coco_tensor *linear_fwd(coco_tape *tp, coco_tensor *x, coco_tensor *W, co
     } else {
         float beta = 0.0f;
         if (b) {
-            const float *bp = coco_f32(b);
-#pragma omp parallel for schedule(static) if (rows * outd >= COCO_PAR_MIN)
-            for (int64_t r = 0; r < rows; r++) memcpy(yp + r * outd, bp, (size_t)outd * 4);
+            bias_rows(yp, coco_f32(b), NULL, rows, outd);
             beta = 1.0f;
         }
         coco_sgemm(0, 1, rows, outd, in, 1.0f, coco_f32(x), in, coco_f32(W), in, beta, yp, outd);
@@ -91,10 +89,7 @@ coco_tensor *coco_linear_wt(coco_tape *tp, coco_tensor *x, coco_tensor *W, coco_
 /* y = gelu(x) W + b keeping only x: the GELU output (4d wide in GPT-2's MLP, the
  * largest activation of a block) is recomputed in backward into a pooled
  * temporary instead of being kept for the whole step. */
-static void gelu_all(const float *x, float *y, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= COCO_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) y[i] = coco_gelu_f(x[i]);
-}
+static void gelu_all(const float *x, float *y, int64_t n) { ew_run(EW_GELU, y, x, NULL, 0.0f, n); }
 
 static void gelu_linear_bwd(coco_tape *tp, coco_node *n) {
     coco_tensor *x = n->in[0], *W = n->in[1], *b = n->in[2];
@@ -154,10 +149,8 @@ static void linear_add_bwd(coco_tape *tp, coco_node *n) {
     int64_t N = res->numel;
     if (fresh)
         memcpy(dr, g, (size_t)N * 4);
-    else {
-#pragma omp parallel for simd schedule(static) if (N >= COCO_PAR_MIN)
-        for (int64_t i = 0; i < N; i++) dr[i] += g[i];
-    }
+    else
+        ew_run(EW_ACC_SCALE, dr, g, NULL, 1.0f, N);
 }
 
 coco_tensor *coco_linear_add(coco_tape *tp, coco_tensor *x, coco_tensor *W, coco_tensor *b, coco_tensor *res) {
@@ -172,14 +165,7 @@ coco_tensor *coco_linear_add(coco_tape *tp, coco_tensor *x, coco_tensor *W, coco
     PROF_BEGIN();
     coco_tensor *y = coco_tape_like(tp, res);
     float *yp = coco_f32(y);
-    const float *rp = coco_f32(res), *bp = b ? coco_f32(b) : NULL;
-#pragma omp parallel for schedule(static) if (rows * outd >= COCO_PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        if (bp)
-            for (int64_t j = 0; j < outd; j++) yp[r * outd + j] = rp[r * outd + j] + bp[j];
-        else
-            memcpy(yp + r * outd, rp + r * outd, (size_t)outd * 4);
-    }
+    bias_rows(yp, b ? coco_f32(b) : NULL, coco_f32(res), rows, outd);
     coco_sgemm(0, 0, rows, outd, in, 1.0f, coco_f32(x), in, coco_f32(W), outd, 1.0f, yp, outd);
     coco_tensor *inputs[4] = {x, W, b, res};
     if (coco_tape_needs_grad(tp, 4, inputs)) {

@@ -7,6 +7,51 @@ typedef struct ce_saved {
     int64_t count;    /* rows that count */
 } ce_saved;
 
+typedef struct ce_ctx {
+    const float *x;   /* logits [rows, V] */
+    float *lse;       /* [rows] */
+    const int32_t *target;
+    float *rowloss;   /* forward: [rows] */
+    float *dx;        /* backward: [rows, V] */
+    int64_t V;
+    int ignore, fresh;
+    float g;
+} ce_ctx;
+
+static void ce_fwd_rows(void *c_, int64_t lo, int64_t hi) {
+    const ce_ctx *c = c_;
+    for (int64_t r = lo; r < hi; r++) {
+        const float *xr = c->x + r * c->V;
+        float lse = coco_row_lse(xr, c->V);
+        c->lse[r] = lse;
+        c->rowloss[r] = c->target[r] == c->ignore ? 0.0f : lse - xr[c->target[r]];
+    }
+}
+
+static void ce_bwd_rows(void *c_, int64_t lo, int64_t hi) {
+    const ce_ctx *c = c_;
+    int64_t V = c->V;
+    float g = c->g;
+    for (int64_t r = lo; r < hi; r++) {
+        float *d = c->dx + r * V;
+        const float *xr = c->x + r * V;
+        int32_t t = c->target[r];
+        if (t == c->ignore) {
+            if (c->fresh) memset(d, 0, (size_t)V * 4);
+            continue;
+        }
+        float lse = c->lse[r];
+        if (c->fresh) {
+#pragma omp simd
+            for (int64_t j = 0; j < V; j++) d[j] = g * expf(xr[j] - lse);
+        } else {
+#pragma omp simd
+            for (int64_t j = 0; j < V; j++) d[j] += g * expf(xr[j] - lse);
+        }
+        d[t] -= g;
+    }
+}
+
 static void ce_bwd(coco_tape *tp, coco_node *n) {
     coco_tensor *x = n->in[0];
     int fresh;
@@ -16,26 +61,8 @@ static void ce_bwd(coco_tape *tp, coco_node *n) {
     int64_t rows = coco_tensor_rows(x), V = coco_tensor_cols(x);
     int ignore = (int)n->i[0];
     float g = sv->count ? coco_f32(n->out->grad)[0] / (float)sv->count : 0.0f;
-    const float *xp = coco_f32(x);
-#pragma omp parallel for schedule(static) if (rows * V >= COCO_PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        float *d = dx + r * V;
-        const float *xr = xp + r * V;
-        int32_t t = sv->target[r];
-        if (t == ignore) {
-            if (fresh) memset(d, 0, (size_t)V * 4);
-            continue;
-        }
-        float lse = sv->lse[r];
-        if (fresh) {
-#pragma omp simd
-            for (int64_t j = 0; j < V; j++) d[j] = g * expf(xr[j] - lse);
-        } else {
-#pragma omp simd
-            for (int64_t j = 0; j < V; j++) d[j] += g * expf(xr[j] - lse);
-        }
-        d[t] -= g;
-    }
+    ce_ctx c = {coco_f32(x), sv->lse, sv->target, NULL, dx, V, ignore, fresh, g};
+    par_for(rows, 4 * V, ce_bwd_rows, &c);
 }
 
 coco_tensor *coco_cross_entropy(coco_tape *tp, coco_tensor *logits, const coco_tensor *targets, int ignore_index) {
@@ -63,14 +90,8 @@ coco_tensor *coco_cross_entropy(coco_tape *tp, coco_tensor *logits, const coco_t
     memcpy(sv->target, tg, (size_t)rows * 4);
     sv->count = count;
     float *rowloss = coco_tape_alloc(tp, (size_t)rows * 4);
-    const float *xp = coco_f32(logits);
-#pragma omp parallel for schedule(static) if (rows * V >= COCO_PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = xp + r * V;
-        float lse = coco_row_lse(xr, V);
-        sv->lse[r] = lse;
-        rowloss[r] = tg[r] == ignore_index ? 0.0f : lse - xr[tg[r]];
-    }
+    ce_ctx c = {coco_f32(logits), sv->lse, sv->target, rowloss, NULL, V, ignore_index, 1, 0.0f};
+    par_for(rows, 4 * V, ce_fwd_rows, &c);
     double total = 0.0;
     for (int64_t r = 0; r < rows; r++) total += rowloss[r];
     coco_tensor *out = coco_tape_tensor(tp, COCO_F32, 0, NULL);
@@ -101,6 +122,34 @@ typedef struct lmce_saved {
 
 #define LMCE_CHUNK 256
 
+/* Per chunk row: the row's loss, and (rec) its logits turned into
+ * d loss / d logits for g = 1. */
+typedef struct lmce_ctx {
+    float *lg;            /* [m, V] */
+    const int32_t *tg;    /* all targets */
+    const int32_t *rows;  /* the chunk's row indices */
+    float *rl;            /* [m] */
+    int64_t V;
+    int rec;
+    float inv;
+} lmce_ctx;
+
+static void lmce_rows(void *c_, int64_t lo, int64_t hi) {
+    const lmce_ctx *c = c_;
+    int64_t V = c->V;
+    for (int64_t i = lo; i < hi; i++) {
+        float *x = c->lg + i * V;
+        int32_t t = c->tg[c->rows[i]];
+        float lse = coco_row_lse(x, V);
+        c->rl[i] = lse - x[t];
+        if (c->rec) {
+#pragma omp simd
+            for (int64_t j = 0; j < V; j++) x[j] = expf(x[j] - lse) * c->inv;
+            x[t] -= c->inv;
+        }
+    }
+}
+
 static void lmce_bwd(coco_tape *tp, coco_node *n) {
     coco_tensor *h = n->in[0], *W = n->in[1];
     lmce_saved *sv = n->saved;
@@ -115,9 +164,7 @@ static void lmce_bwd(coco_tape *tp, coco_node *n) {
         }
     float *dW = coco_grad_acc(tp, W, NULL);
     if (dW) {
-        int64_t N = W->numel;
-#pragma omp parallel for schedule(static) if (N >= COCO_PAR_MIN)
-        for (int64_t i = 0; i < N; i++) dW[i] += g * sv->dW[i];
+        ew_run(EW_ACC_SCALE, dW, sv->dW, NULL, g, W->numel);
     }
     coco_tape_saved_big_free(tp, sv->dW);
 }
@@ -161,18 +208,8 @@ coco_tensor *coco_lm_head_ce(coco_tape *tp, coco_tensor *h, coco_tensor *W, cons
         for (int64_t i = 0; i < m; i++) memcpy(hc + i * d, hp + (int64_t)sv->rows[c0 + i] * d, sizeof(float) * (size_t)d);
         /* logits[m, V] = hc W^T */
         coco_sgemm(0, 1, m, V, d, 1.0f, hc, d, wp, d, 0.0f, lg, V);
-#pragma omp parallel for schedule(static) if (m * V >= COCO_PAR_MIN)
-        for (int64_t i = 0; i < m; i++) {
-            float *x = lg + i * V;
-            int32_t t = tg[sv->rows[c0 + i]];
-            float lse = coco_row_lse(x, V);
-            rl[i] = lse - x[t];
-            if (rec) { /* x becomes d loss / d logits for g = 1 */
-#pragma omp simd
-                for (int64_t j = 0; j < V; j++) x[j] = expf(x[j] - lse) * inv;
-                x[t] -= inv;
-            }
-        }
+        lmce_ctx lc = {lg, tg, sv->rows + c0, rl, V, rec, inv};
+        par_for(m, 4 * V, lmce_rows, &lc);
         for (int64_t i = 0; i < m; i++) total += rl[i];
         if (rec) {
             /* dh[m, d] = dlogits W ; dW[V, d] (+)= dlogits^T hc */

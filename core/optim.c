@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coconut/parallel.h"
 #include "coconut/safetensors.h"
 
 struct coco_adamw {
@@ -68,20 +69,89 @@ void coco_adamw_free(coco_adamw *o) {
     free(o);
 }
 
+/* The step runs as two pool jobs over fixed-size pieces of every parameter
+ * (one job for all tensors: a small model has dozens of tiny ones). Pieces do
+ * not depend on the thread count, and the squared-norm partials are summed in
+ * piece order, so the norm and the update are the same on any thread count. */
+#define ADAMW_PIECE 16384
+
+typedef struct adamw_piece {
+    int i;          /* parameter index */
+    int64_t lo, hi; /* element range */
+} adamw_piece;
+
+typedef struct adamw_job {
+    coco_adamw *o;
+    const adamw_piece *pc;
+    double *sq; /* [pieces] */
+    float gscale, step_size, bc2_sqrt, decay, b1, b2, omb1, omb2, eps;
+} adamw_job;
+
+static void adamw_sq_range(void *ctx, int64_t lo, int64_t hi) {
+    const adamw_job *j = ctx;
+    for (int64_t k = lo; k < hi; k++) {
+        const adamw_piece *pc = &j->pc[k];
+        const float *g = coco_f32(j->o->p[pc->i]->grad);
+        double s = 0;
+        for (int64_t e = pc->lo; e < pc->hi; e++) s += (double)g[e] * g[e];
+        j->sq[k] = s;
+    }
+}
+
+static void adamw_update_range(void *ctx, int64_t lo, int64_t hi) {
+    const adamw_job *j = ctx;
+    const float gscale = j->gscale, step_size = j->step_size, bc2_sqrt = j->bc2_sqrt, decay = j->decay;
+    const float b1 = j->b1, b2 = j->b2, omb1 = j->omb1, omb2 = j->omb2, eps = j->eps;
+    for (int64_t k = lo; k < hi; k++) {
+        const adamw_piece *pc = &j->pc[k];
+        coco_tensor *pt = j->o->p[pc->i];
+        float *p = coco_f32(pt), *m = coco_f32(j->o->m[pc->i]), *v = coco_f32(j->o->v[pc->i]);
+        float *g = coco_f32(pt->grad);
+        for (int64_t e = pc->lo; e < pc->hi; e++) {
+            float ge = g[e];
+            if (gscale != 1.0f) {
+                ge *= gscale;
+                g[e] = ge; /* clip_grad_norm_ rescales the grads in place */
+            }
+            p[e] *= decay;
+            /* Same operation order as torch: mul_/add_(alpha), addcmul_(value),
+             * addcdiv_ computes self + (value * t1) / t2. */
+            m[e] = m[e] * b1 + omb1 * ge;
+            v[e] = v[e] * b2 + omb2 * ge * ge;
+            float denom = sqrtf(v[e]) / bc2_sqrt + eps;
+            p[e] = p[e] + (-step_size * m[e]) / denom;
+        }
+    }
+}
+
 double coco_adamw_step(coco_adamw *o) {
-    /* Global norm of the gradients, per tensor then across tensors (torch's order). */
-    double sq = 0;
+    int64_t npc = 0;
+    for (int i = 0; i < o->n; i++)
+        if (o->p[i]->grad) npc += (o->p[i]->numel + ADAMW_PIECE - 1) / ADAMW_PIECE;
+    adamw_piece *pc = coco_malloc(sizeof *pc * (size_t)(npc ? npc : 1), "adamw pieces");
+    double *sq = coco_malloc(sizeof *sq * (size_t)(npc ? npc : 1), "adamw norm partials");
+    int64_t k = 0;
     for (int i = 0; i < o->n; i++) {
         if (!o->p[i]->grad) continue;
-        const float *g = coco_f32(o->p[i]->grad);
-        int64_t N = o->p[i]->numel;
-        double s = 0;
-#pragma omp parallel for reduction(+ : s) schedule(static) if (N > 65536)
-        for (int64_t j = 0; j < N; j++) s += (double)g[j] * g[j];
-        sq += s;
+        for (int64_t lo = 0; lo < o->p[i]->numel; lo += ADAMW_PIECE)
+            pc[k++] = (adamw_piece){i, lo, lo + ADAMW_PIECE < o->p[i]->numel ? lo + ADAMW_PIECE : o->p[i]->numel};
     }
-    double norm = sqrt(sq);
-    if (!isfinite(norm)) return NAN;
+    adamw_job j = {.o = o, .pc = pc, .sq = sq};
+    /* Global norm of the gradients, per tensor then across tensors (torch's order). */
+    coco_parallel_for(npc, coco_parallel_grain(npc, 1, 4), adamw_sq_range, &j);
+    double total = 0;
+    for (int64_t a = 0; a < npc;) {
+        double s = 0;
+        int64_t b = a;
+        for (; b < npc && pc[b].i == pc[a].i; b++) s += sq[b];
+        total += s;
+        a = b;
+    }
+    double norm = sqrt(total);
+    if (!isfinite(norm)) {
+        free(pc), free(sq);
+        return NAN;
+    }
     float gscale = 1.0f;
     if (o->cfg.clip > 0) {
         double coef = (double)o->cfg.clip / (norm + 1e-6);
@@ -91,33 +161,14 @@ double coco_adamw_step(coco_adamw *o) {
     const coco_adamw_config *c = &o->cfg;
     /* Scalars in double, rounded to f32 where torch's kernels round them. */
     double bc1 = 1.0 - pow(c->beta1, (double)o->t), bc2 = 1.0 - pow(c->beta2, (double)o->t);
-    float step_size = (float)(c->lr / bc1);
-    float bc2_sqrt = (float)sqrt(bc2);
-    float decay = (float)(1.0 - c->lr * c->weight_decay);
-    float b1 = (float)c->beta1, b2 = (float)c->beta2, omb1 = (float)(1.0 - c->beta1), omb2 = (float)(1.0 - c->beta2);
-    float eps = (float)c->eps;
-    for (int i = 0; i < o->n; i++) {
-        coco_tensor *pt = o->p[i];
-        if (!pt->grad) continue;
-        float *p = coco_f32(pt), *m = coco_f32(o->m[i]), *v = coco_f32(o->v[i]);
-        float *g = coco_f32(pt->grad);
-        int64_t N = pt->numel;
-#pragma omp parallel for schedule(static) if (N > 65536)
-        for (int64_t j = 0; j < N; j++) {
-            float gj = g[j];
-            if (gscale != 1.0f) {
-                gj *= gscale;
-                g[j] = gj; /* clip_grad_norm_ rescales the grads in place */
-            }
-            p[j] *= decay;
-            /* Same operation order as torch: mul_/add_(alpha), addcmul_(value),
-             * addcdiv_ computes self + (value * t1) / t2. */
-            m[j] = m[j] * b1 + omb1 * gj;
-            v[j] = v[j] * b2 + omb2 * gj * gj;
-            float denom = sqrtf(v[j]) / bc2_sqrt + eps;
-            p[j] = p[j] + (-step_size * m[j]) / denom;
-        }
-    }
+    j.gscale = gscale;
+    j.step_size = (float)(c->lr / bc1);
+    j.bc2_sqrt = (float)sqrt(bc2);
+    j.decay = (float)(1.0 - c->lr * c->weight_decay);
+    j.b1 = (float)c->beta1, j.b2 = (float)c->beta2, j.omb1 = (float)(1.0 - c->beta1), j.omb2 = (float)(1.0 - c->beta2);
+    j.eps = (float)c->eps;
+    coco_parallel_for(npc, coco_parallel_grain(npc, 1, 4), adamw_update_range, &j);
+    free(pc), free(sq);
     return norm;
 }
 

@@ -137,11 +137,17 @@ int coco_cpu_count(void) {
     return n > 0 ? n : 1;
 }
 
+/* Our pool (coconut/parallel.h) is the only source of threads: BLIS and any
+ * OpenMP region run on one thread each (see gemm.c for why). */
+static void threads_apply(void) {
+    omp_set_num_threads(1);
+    bli_thread_set_num_threads(1);
+}
+
 void coco_set_threads(int n) {
     if (n < 1 || n > 1024) coco_fail("set_threads: thread count %d is outside 1..1024", n);
     g_threads = n;
-    omp_set_num_threads(n);
-    bli_thread_set_num_threads(n);
+    threads_apply();
 }
 
 int coco_threads(void) {
@@ -172,8 +178,7 @@ static void runtime_init_once(void) {
         return;
     }
     g_threads = n;
-    omp_set_num_threads(n);
-    bli_thread_set_num_threads(n);
+    threads_apply();
 }
 
 void coco_runtime_init(void) {

@@ -7,7 +7,7 @@
  *        handler. The default handler prints "coconut: <msg>" to stderr and
  *        aborts. The Lua layer installs a handler that raises a Lua error
  *        (longjmp); a handler must not return — if it does, coco_fail aborts.
- *        coco_fail is never called from inside an OpenMP parallel region:
+ *        coco_fail is never called from inside a parallel range (parallel.h):
  *        every op validates its arguments before it starts threads.
  *     2. Expected failures (missing file, corrupt JSON, bad checkpoint)
  *        return NULL / -1 from the function and leave a message in a

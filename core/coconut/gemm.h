@@ -5,9 +5,13 @@
  *   lda/ldb/ldc are row strides of the matrices *as stored*: A is stored M x K
  *   (or K x M when transA), B is stored K x N (or N x K when transB).
  *   beta == 0 overwrites C (its old contents may be NaN).
- *   Threads: coco_threads() BLIS threads, or exactly one when called from inside
- *   an OpenMP parallel region (no nesting). Every call is counted when the
- *   profile is on.
+ *   Threads: products of at least a few MFLOP are cut into tiles of C run on
+ *   the core's pool (coconut/parallel.h), each tile one single-threaded BLIS
+ *   call; smaller ones, and any call from inside a parallel range, run on the
+ *   calling thread. BLIS's own threading is never used (gemm.c says why).
+ *   Tiles cover disjoint parts of C and each computes its dot products in
+ *   BLIS's order, but the tiling depends on the thread count, so results are
+ *   bitwise reproducible at a fixed thread count.
  */
 #ifndef COCONUT_GEMM_H
 #define COCONUT_GEMM_H

@@ -6,7 +6,7 @@
  * product of the leading dims. All f32 unless marked i32.
  * Every op checks its arguments first and fails through coco_fail naming the op,
  * the argument and the shapes; no op starts threads before its checks pass.
- * Parallelism: OpenMP over rows/columns/heads, GEMMs through coco_sgemm; results
+ * Parallelism: the core's pool (parallel.h) over rows/columns/heads, GEMMs through coco_sgemm; results
  * are bitwise reproducible at a fixed thread count (no atomics, fixed reduction
  * order).
  */

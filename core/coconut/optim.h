@@ -15,9 +15,9 @@
  *   - reset() zeroes the moments and the step count (stage switches).
  *   - save/load: safetensors with m.<name>, v.<name> and the step/config in
  *     metadata; load checks names and shapes, naming the file and tensor.
- *   - Elementwise work is split over OpenMP threads; results do not depend on
- *     the thread count (no reductions except the clip norm, summed per tensor
- *     in a fixed order in double).
+ *   - Elementwise work is split over the core's pool in fixed pieces; results do
+ *     not depend on the thread count (no reductions except the clip norm,
+ *     summed per piece and per tensor in a fixed order in double).
  */
 #ifndef COCONUT_OPTIM_H
 #define COCONUT_OPTIM_H

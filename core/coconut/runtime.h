@@ -2,9 +2,11 @@
  *
  * Contract
  *   - One thread count for the whole process (COCONUT_THREADS, default: the CPUs
- *     this process may run on). coco_set_threads sets it for BLIS and OpenMP
- *     together; both use libgomp's single pool. Nested parallelism is disabled:
- *     a GEMM issued from inside one of our parallel loops runs single-threaded.
+ *     this process may run on). It sizes the core's own pool
+ *     (coconut/parallel.h), which runs every parallel loop and tiles large
+ *     GEMMs over single-threaded BLIS calls; BLIS and OpenMP are set to one
+ *     thread. Nested parallelism is disabled: a GEMM issued from inside one of
+ *     our parallel loops runs single-threaded.
  *   - BLIS kernel selection. Debian's BLIS 0.9.0 does not know AMD Zen 5 and
  *     falls back to its reference ("generic") kernels there, 5x slower. libcoconut
  *     interposes bli_arch_query_id(): when BLIS would pick "generic" and the CPU

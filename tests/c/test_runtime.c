@@ -1,5 +1,10 @@
 /* test_runtime.c — threads, BLIS kernel selection, arena, tensors, rng. */
 #include <blis.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "coconut/optim.h"
+#include "coconut/parallel.h"
 
 #include "testutil.h"
 
@@ -71,6 +76,155 @@ static void test_gemm_variants(void **s) {
                     assert_float_equal(Cm[i * ldc + j], 2.0 * acc + 0.5, 1e-4);
                 }
         }
+}
+
+
+/* ---------------------------------------------------------------- the pool */
+
+typedef struct cover_ctx {
+    _Atomic int *hits;
+    int64_t grain;
+    _Atomic int bad;   /* a range not aligned to grain, too long, or a bad slot */
+    int nested;        /* call coco_parallel_for again from inside each range */
+} cover_ctx;
+
+static void count_inner(void *c_, int64_t lo, int64_t hi) {
+    cover_ctx *c = c_;
+    for (int64_t i = lo; i < hi; i++) atomic_fetch_add(&c->hits[i], 1);
+}
+
+static void cover_range(void *c_, int64_t lo, int64_t hi) {
+    cover_ctx *c = c_;
+    if (lo % c->grain || hi - lo > c->grain || hi <= lo) atomic_store(&c->bad, 1);
+    if (coco_parallel_slot() < 0 || coco_parallel_slot() >= coco_threads()) atomic_store(&c->bad, 1);
+    if (c->nested) {
+        /* nested: runs inline, on this thread, over its own sub-ranges */
+        int slot = coco_parallel_slot();
+        cover_ctx in = {c->hits + lo, 1, 0, 0};
+        coco_parallel_for(hi - lo, 1, count_inner, &in);
+        if (coco_parallel_slot() != slot) atomic_store(&c->bad, 1);
+        return;
+    }
+    count_inner(c, lo, hi);
+}
+
+static void check_cover(int64_t n, int64_t grain, int nested) {
+    _Atomic int *hits = calloc((size_t)(n ? n : 1), sizeof *hits);
+    cover_ctx c = {hits, grain, 0, nested};
+    coco_parallel_for(n, grain, cover_range, &c);
+    assert_int_equal(atomic_load(&c.bad), 0);
+    for (int64_t i = 0; i < n; i++)
+        if (atomic_load(&hits[i]) != 1) fail_msg("n=%lld grain=%lld: item %lld ran %d times", (long long)n, (long long)grain, (long long)i, atomic_load(&hits[i]));
+    free(hits);
+}
+
+/* Every item runs exactly once, in ranges of at most grain aligned to grain,
+ * on 1, 2 and 3 threads (more threads than cores must work too). */
+static void test_parallel_for_cover(void **s) {
+    int old = coco_threads();
+    int64_t ns[] = {0, 1, 2, 7, 1000, 100003};
+    int64_t grains[] = {1, 7, 64, 100003};
+    for (int t = 1; t <= 3; t++) {
+        coco_set_threads(t);
+        for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+            for (size_t b = 0; b < sizeof grains / sizeof *grains; b++)
+                for (int rep = 0; rep < 20; rep++) check_cover(ns[a], grains[b], 0);
+        check_cover(5000, 100, 1);
+    }
+    coco_set_threads(old);
+}
+
+static void *hammer(void *arg) {
+    for (int i = 0; i < 300; i++) check_cover(3000 + (int64_t)(intptr_t)arg, 17, 0);
+    return NULL;
+}
+
+/* Two threads using the pool at once: one gets it, the other runs inline. */
+static void test_parallel_for_two_callers(void **s) {
+    int old = coco_threads();
+    coco_set_threads(2);
+    pthread_t a, b;
+    pthread_create(&a, NULL, hammer, (void *)1);
+    pthread_create(&b, NULL, hammer, (void *)2);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    coco_set_threads(old);
+}
+
+/* GEMMs large enough to be tiled, cut along M and along N, all transposes,
+ * against a double-precision reference. */
+static void test_gemm_tiled(void **s) {
+    int old = coco_threads();
+    coco_set_threads(2);
+    int64_t shapes[2][3] = {{700, 130, 96}, {90, 1000, 80}};
+    coco_rng r;
+    coco_rng_seed(&r, 9);
+    for (int sh = 0; sh < 2; sh++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                int64_t M = shapes[sh][0], N = shapes[sh][1], K = shapes[sh][2];
+                int64_t lda = (ta ? M : K) + 5, ldb = (tb ? K : N) + 3, ldc = N + 2;
+                float *A = malloc(sizeof(float) * (size_t)((ta ? K : M) * lda));
+                float *B = malloc(sizeof(float) * (size_t)((tb ? N : K) * ldb));
+                float *C = malloc(sizeof(float) * (size_t)(M * ldc));
+                for (int64_t i = 0; i < (ta ? K : M) * lda; i++) A[i] = (float)coco_rng_normal(&r);
+                for (int64_t i = 0; i < (tb ? N : K) * ldb; i++) B[i] = (float)coco_rng_normal(&r);
+                for (int64_t i = 0; i < M * ldc; i++) C[i] = 1.0f;
+                coco_sgemm(ta, tb, M, N, K, 1.5f, A, lda, B, ldb, 0.5f, C, ldc);
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t j = 0; j < N; j++) {
+                        double acc = 0;
+                        for (int64_t k = 0; k < K; k++)
+                            acc += (double)(ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+                        if (fabs(C[i * ldc + j] - (1.5 * acc + 0.5)) > 1e-3)
+                            fail_msg("shape %d ta %d tb %d: C[%lld,%lld] = %g, want %g", sh, ta, tb, (long long)i, (long long)j,
+                                     C[i * ldc + j], 1.5 * acc + 0.5);
+                    }
+                /* the padding between rows of C is untouched */
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t j = N; j < ldc; j++) assert_float_equal(C[i * ldc + j], 1.0f, 0.0f);
+                free(A), free(B), free(C);
+            }
+    coco_set_threads(old);
+}
+
+/* AdamW and layernorm's weight gradient sum in fixed pieces: bitwise the same
+ * on 1 and 3 threads. */
+static void run_ln_adamw(int threads, float *out_w, float *out_x) {
+    coco_set_threads(threads);
+    int64_t rows = 333, d = 200;
+    coco_tensor *x = coco_tensor_new(COCO_F32, 2, (int64_t[]){rows, d});
+    coco_tensor *w = coco_tensor_new(COCO_F32, 1, (int64_t[]){d}), *b = coco_tensor_new(COCO_F32, 1, (int64_t[]){d});
+    coco_rng r;
+    coco_rng_seed(&r, 3);
+    for (int64_t i = 0; i < x->numel; i++) coco_f32(x)[i] = (float)coco_rng_normal(&r);
+    for (int64_t i = 0; i < d; i++) coco_f32(w)[i] = 1.0f + 0.1f * (float)coco_rng_normal(&r);
+    x->requires_grad = w->requires_grad = b->requires_grad = 1;
+    coco_tape *tp = coco_tape_new();
+    coco_tensor *y = coco_layernorm(tp, x, w, b, 1e-5f);
+    coco_tensor *g = coco_gelu(tp, y);
+    coco_tensor *loss = coco_sum(tp, g);
+    coco_backward(tp, loss);
+    coco_tensor *ps[3] = {x, w, b};
+    coco_adamw_config oc = coco_adamw_defaults();
+    oc.clip = 0.5;
+    coco_adamw *o = coco_adamw_new(3, ps, NULL, &oc);
+    coco_adamw_step(o);
+    memcpy(out_w, coco_f32(w), sizeof(float) * (size_t)d);
+    memcpy(out_x, coco_f32(x), sizeof(float) * (size_t)x->numel);
+    coco_adamw_free(o);
+    coco_tape_free(tp);
+    coco_tensor_release(x), coco_tensor_release(w), coco_tensor_release(b);
+}
+
+static void test_thread_count_invariance(void **s) {
+    int old = coco_threads();
+    static float w1[200], w3[200], x1[333 * 200], x3[333 * 200];
+    run_ln_adamw(1, w1, x1);
+    run_ln_adamw(3, w3, x3);
+    assert_memory_equal(w1, w3, sizeof w1);
+    assert_memory_equal(x1, x3, sizeof x1);
+    coco_set_threads(old);
 }
 
 static void test_arena(void **s) {
@@ -157,6 +311,8 @@ int main(void) {
         cmocka_unit_test(test_threads),         cmocka_unit_test(test_gemm_variants),
         cmocka_unit_test(test_arena),           cmocka_unit_test(test_tensor_lifetimes),
         cmocka_unit_test(test_rng_deterministic),
+        cmocka_unit_test(test_parallel_for_cover), cmocka_unit_test(test_parallel_for_two_callers),
+        cmocka_unit_test(test_gemm_tiled),         cmocka_unit_test(test_thread_count_invariance),
     };
     return cmocka_run_group_tests_name("runtime", tests, NULL, NULL);
 }
