@@ -25,13 +25,18 @@ extern lua_State *lcoco_current;
 void lcoco_install_error_handler(lua_State *L);
 
 /* ---- tensors ---- */
+struct lcoco_gcacct;
 typedef struct lcoco_tensor {
     coco_tensor *t;      /* NULL once closed */
     const int *alive;    /* for tensors living in a step's arena: *alive == 0 once the step is released */
+    size_t charged;      /* bytes reported to the collector for this handle (0: none; see ltensor.c) */
+    struct lcoco_gcacct *acct; /* the state's tensor-memory account, when charged */
 } lcoco_tensor;
 
 #define LCOCO_TENSOR "coconut.Tensor"
-/* Push a heap tensor (takes one reference; pass a retained tensor). */
+/* Push a heap tensor (takes one reference; pass a retained tensor). When the
+ * handle is the tensor's only owner, its bytes are reported to the garbage
+ * collector (may run a full collection: call it where an allocation could). */
 void lcoco_push_tensor(lua_State *L, coco_tensor *t);
 /* Push an arena tensor owned by the userdata at stack index owner_idx. */
 void lcoco_push_borrowed(lua_State *L, coco_tensor *t, int owner_idx, const int *alive);

@@ -182,6 +182,19 @@ static int l_peak_rss(lua_State *L) {
     return 1;
 }
 
+/* coconut.rss() -> resident bytes of the process now (/proc/self/statm), or
+ * nil, message where that file is missing. peak_rss() never decreases, so
+ * tests of memory growth late in a long process need this one. */
+static int l_rss(lua_State *L) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, resident = 0;
+    int n = f ? fscanf(f, "%ld %ld", &size, &resident) : 0;
+    if (f) fclose(f);
+    if (n != 2) return lcoco_fail_result(L, "rss: cannot read /proc/self/statm");
+    lua_pushinteger(L, (lua_Integer)resident * sysconf(_SC_PAGESIZE));
+    return 1;
+}
+
 static int l_isatty(lua_State *L) {
     lua_Integer fd = luaL_optinteger(L, 1, 2);
     lua_pushboolean(L, isatty((int)fd));
@@ -273,8 +286,9 @@ void lcoco_open_util(lua_State *L) {
     static const luaL_Reg rng_meta[] = {{"__tostring", rng_tostring}, {"__gc", rng_noop}, {"__close", rng_noop}, {NULL, NULL}};
     lcoco_newclass(L, LCOCO_RNG, rng_m, rng_meta);
     static const luaL_Reg f[] = {{"info", l_info},       {"set_threads", l_set_threads}, {"threads", l_threads},
-                                 {"time", l_time},       {"peak_rss", l_peak_rss},       {"isatty", l_isatty},
-                                 {"rng", l_rng_new},     {"profile", l_profile},         {NULL, NULL}};
+                                 {"time", l_time},       {"peak_rss", l_peak_rss},       {"rss", l_rss},
+                                 {"isatty", l_isatty},   {"rng", l_rng_new},             {"profile", l_profile},
+                                 {NULL, NULL}};
     luaL_setfuncs(L, f, 0);
 }
 

@@ -1,7 +1,7 @@
 /* ltensor.c — coconut.Tensor: handles on C tensors.
  *
  *   coconut.tensor.zeros(shape [, "f32"|"i32"])   coconut.tensor.randn(shape, seed [, std])
- *   coconut.tensor.from(nested_table [, "f32"|"i32"])
+ *   coconut.tensor.from(nested_table [, "f32"|"i32"])   coconut.tensor.live_bytes()
  *   t:shape() t:numel() t:dtype() t:totable() t:item() t:get(i, ...) t:set(v, i, ...)
  *   t:matmul(u) t:clone() t:sum() t:mean() t:norm() t:argmax() t:max()
  *   t:dot(u) t:cosine(u) t:row(i) -- 1-based indices, like Lua
@@ -27,11 +27,99 @@ coco_tensor *lcoco_opt_tensor(lua_State *L, int idx) {
     return lcoco_check_tensor(L, idx);
 }
 
+/* ---------------------------------------------------------------- collector accounting
+ *
+ * To Lua a tensor handle is a userdata of a few dozen bytes while its data, often
+ * megabytes, lives in C; the collector paces itself on the small Lua heap alone.
+ * A loop of `c = a:matmul(b)` then piles up dead results until a cycle happens to
+ * run: RSS grows by one result per iteration and every result faults in fresh
+ * pages instead of reusing the last one's (issue 11: 2048x768 @ 768x3072 ran at
+ * 75-80 GF/s instead of ~175).
+ *
+ * Policy. Each lua_State keeps one account (a userdata in the registry): `live`,
+ * the bytes owned by its open tensor handles, and `since`, the bytes handed to
+ * Lua since the last collection run here. lcoco_push_tensor, through which every
+ * new Lua-owned tensor goes, charges a handle its tensor's bytes when the handle
+ * is the tensor's only owner (refcount 1: a fresh result, a copy, a tensor read
+ * from a file); closing or collecting the handle credits them back. Handles on
+ * tensors the core also holds (m:params()) and borrowed step outputs free nothing
+ * when collected, so they are not charged. When `since` exceeds what survived the
+ * last collection (live tensor bytes + the Lua heap), floored at
+ * LCOCO_GC_MIN_BYTES, a full collection runs: the collector's own "collect when
+ * memory may have doubled" rule (pause 200), applied to the memory Lua really
+ * holds. Garbage tensors then stay below the live size (or the floor), and the
+ * cost of a collection, which grows with the Lua heap and not with tensor bytes,
+ * is paid at most once per that many tensor bytes. (Feeding the bytes to
+ * LUA_GCSTEP as debt instead would pace cycles on the Lua heap alone, blind to
+ * live tensors: a small-heap script would run a whole cycle for nearly every
+ * result.) The floor keeps small results (KBs) from triggering a collection each
+ * time the heap is small. A stopped collector (collectgarbage "stop") is obeyed;
+ * `since` keeps counting and the first push after a restart collects. */
+#define LCOCO_GC_MIN_BYTES ((size_t)16 << 20)
+
+typedef struct lcoco_gcacct {
+    size_t live;      /* bytes charged to handles not yet closed or collected */
+    size_t since;     /* bytes charged since the last collection run here */
+    size_t threshold; /* collect when `since` exceeds this */
+} lcoco_gcacct;
+
+static const char gcacct_key = 0; /* its address keys the account in the registry */
+
+/* The account of L's state (shared by its coroutines), created on first use. It
+ * is never collected before the tensors charged to it: the registry holds it, and
+ * lua_close runs every finalizer before it frees any object. */
+static lcoco_gcacct *gc_account(lua_State *L) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &gcacct_key);
+    lcoco_gcacct *a = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (!a) {
+        a = lua_newuserdatauv(L, sizeof *a, 0);
+        a->live = a->since = 0;
+        a->threshold = LCOCO_GC_MIN_BYTES;
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &gcacct_key);
+    }
+    return a;
+}
+
+/* Bytes that collecting the only Lua handle on t would free now. */
+static size_t owned_bytes(const coco_tensor *t) {
+    if (t->refcount != 1) return 0; /* shared with the core or another handle */
+    if (t->kind == COCO_HEAP) return (size_t)t->numel * 4;
+    if (t->kind == COCO_VIEW && t->owner->refcount == 1) return (size_t)t->owner->numel * 4;
+    return 0;
+}
+
+/* Charges the handle at the top of the stack; may run a full collection (the
+ * handle itself is reachable from the stack). */
+static void gc_charge(lua_State *L, lcoco_tensor *u) {
+    size_t n = owned_bytes(u->t);
+    if (!n) return;
+    lcoco_gcacct *a = gc_account(L);
+    u->charged = n;
+    u->acct = a;
+    a->live += n;
+    a->since += n;
+    if (a->since <= a->threshold || !lua_gc(L, LUA_GCISRUNNING)) return;
+    if (lua_gc(L, LUA_GCCOLLECT) < 0) return; /* refused (inside a finalizer): try at the next push */
+    size_t heap = (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB);
+    a->since = 0;
+    a->threshold = a->live + heap > LCOCO_GC_MIN_BYTES ? a->live + heap : LCOCO_GC_MIN_BYTES;
+}
+
+static void gc_credit(lcoco_tensor *u) {
+    if (!u->charged) return;
+    u->acct->live -= u->charged;
+    u->charged = 0;
+}
+
 void lcoco_push_tensor(lua_State *L, coco_tensor *t) {
     lcoco_tensor *u = lua_newuserdatauv(L, sizeof *u, 1);
     u->t = t;
     u->alive = NULL;
+    u->charged = 0;
+    u->acct = NULL;
     luaL_setmetatable(L, LCOCO_TENSOR);
+    gc_charge(L, u);
 }
 
 void lcoco_push_borrowed(lua_State *L, coco_tensor *t, int owner_idx, const int *alive) {
@@ -39,6 +127,8 @@ void lcoco_push_borrowed(lua_State *L, coco_tensor *t, int owner_idx, const int 
     lcoco_tensor *u = lua_newuserdatauv(L, sizeof *u, 1);
     u->t = t;
     u->alive = alive;
+    u->charged = 0; /* the owner's arena holds the data */
+    u->acct = NULL;
     luaL_setmetatable(L, LCOCO_TENSOR);
     lua_pushvalue(L, owner_idx); /* keep the owner (and its arena) alive */
     lua_setiuservalue(L, -2, 1);
@@ -46,9 +136,19 @@ void lcoco_push_borrowed(lua_State *L, coco_tensor *t, int owner_idx, const int 
 
 static int t_gc(lua_State *L) {
     lcoco_tensor *u = check_ud(L, 1);
-    if (u->t && !u->alive) coco_tensor_release(u->t);
+    if (u->t && !u->alive) {
+        gc_credit(u);
+        coco_tensor_release(u->t);
+    }
     u->t = NULL;
     return 0;
+}
+
+/* coconut.tensor.live_bytes() -> bytes owned by open Lua tensor handles (the
+ * account above; tensors shared with the core or borrowed from a step are not in it) */
+static int l_live_bytes(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)gc_account(L)->live);
+    return 1;
 }
 
 static int t_tostring(lua_State *L) {
@@ -418,7 +518,7 @@ void lcoco_open_tensor(lua_State *L) {
                                  {"close", t_close},   {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__gc", t_gc}, {"__close", t_close}, {"__tostring", t_tostring}, {"__len", t_len}, {NULL, NULL}};
     lcoco_newclass(L, LCOCO_TENSOR, m, meta);
-    static const luaL_Reg f[] = {{"zeros", l_zeros}, {"randn", l_randn}, {"from", l_from}, {NULL, NULL}};
+    static const luaL_Reg f[] = {{"zeros", l_zeros}, {"randn", l_randn}, {"from", l_from}, {"live_bytes", l_live_bytes}, {NULL, NULL}};
     luaL_newlib(L, f);
     lua_setfield(L, -2, "tensor");
 }
