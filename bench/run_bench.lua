@@ -6,6 +6,9 @@
 --   build/coconut run bench/run_bench.lua [build dir]    (COCONUT_BENCH_QUICK=1: fewer steps)
 local build = arg[1] or "build"
 local quick = os.getenv("COCONUT_BENCH_QUICK") ~= nil
+-- COCONUT_BENCH_ONLY=small (or gemm, tokenizer, gpt2, latent; comma-separated) runs only those sections.
+local only = os.getenv("COCONUT_BENCH_ONLY")
+local function want(name) return not only or only == "" or (("," .. only .. ","):find("," .. name .. ",", 1, true) ~= nil) end
 
 local function sh(cmd)
   local f = io.popen(cmd .. " 2>&1")
@@ -16,14 +19,42 @@ end
 
 local function section(t) print("\n==== " .. t) end
 
-section("sgemm at GPT-2 training shapes (bench_gemm)")
-io.write((sh(build .. "/bench/bench_gemm")))
+local function cpu_flags()
+  local f = io.open("/proc/cpuinfo")
+  local txt = f and f:read("a") or ""
+  if f then f:close() end
+  local flags = {}
+  for w in (txt:match("\nflags%s*:%s*([^\n]*)") or ""):gmatch("%S+") do flags[w] = true end
+  return flags, txt:match("model name%s*:%s*([^\n]*)") or "?"
+end
 
-section("tokenizer encode throughput (bench_tokenizer)")
-io.write((sh(build .. "/bench/bench_tokenizer")))
+local flags, cpu_model = cpu_flags()
+print("CPU: " .. cpu_model .. (flags.avx512f and " (AVX-512)" or flags.avx2 and " (AVX2)" or ""))
+io.write((sh(build .. "/coconut version 2>&1 | grep -E 'BLIS|threads'")))
 
-section("GPT-2 124M training step and forward, coconut vs PyTorch (same math, random weights)")
+if want("gemm") then
+  section("sgemm at GPT-2 training shapes (bench_gemm)")
+  io.write((sh(build .. "/bench/bench_gemm")))
+end
+
+if want("tokenizer") then
+  section("tokenizer encode throughput (bench_tokenizer)")
+  io.write((sh(build .. "/bench/bench_tokenizer")))
+end
+
 local has_torch = select(2, sh("/usr/bin/python3 -c 'import torch'")) == 0
+-- PyTorch's BLAS is OpenBLAS; on a CPU its DYNAMIC_ARCH does not know it falls back
+-- to SSE3 "Prescott" kernels, so unless OPENBLAS_CORETYPE is already set the kernels
+-- are chosen from the CPU flags (the fair comparison). Both tables print what torch used.
+local coretype = os.getenv("OPENBLAS_CORETYPE")
+if not coretype or coretype == "" then
+  coretype = flags.avx512_bf16 and "Cooperlake" or (flags.avx512f and flags.avx512bw and flags.avx512vl) and "SkylakeX"
+    or flags.avx2 and "Haswell" or nil
+end
+local torch_env = coretype and ("OPENBLAS_CORETYPE=" .. coretype .. " ") or ""
+
+if want("gpt2") then
+section("GPT-2 124M training step and forward, coconut vs PyTorch (same math, random weights)")
 if not has_torch then print("(python3-torch not installed: PyTorch column skipped)") end
 local configs = {{"train_b4_t64", quick and 2 or 5}, {"train_b8_t256", quick and 1 or 3}, {"fwd_b1_t384", quick and 3 or 7}}
 print(string.format("%-14s %3s %11s %9s %11s %9s %8s", "config", "thr", "coconut s", "RSS MB", "PyTorch s", "RSS MB", "speedup"))
@@ -33,7 +64,7 @@ for _, c in ipairs(configs) do
     local ours = coconut.json.decode(out:match("{.-}\n") or "") or {}
     local theirs = {}
     if has_torch then
-      local tout = sh(string.format("/usr/bin/python3 bench/torch_gpt2.py --threads %d --configs %s --steps %d --json", thr, c[1], c[2]))
+      local tout = sh(string.format(torch_env .. "/usr/bin/python3 bench/torch_gpt2.py --threads %d --configs %s --steps %d --json", thr, c[1], c[2]))
       theirs = coconut.json.decode(tout:match("{.-}\n") or "") or {}
     end
     print(string.format("%-14s %3d %11s %9s %11s %9s %8s", c[1], thr,
@@ -45,8 +76,108 @@ end
 print("per-op profile of one train_b4_t64 step, 1 thread:")
 io.write((sh(build .. "/bench/bench_gpt2 train_b4_t64 1 1 --profile")))
 
+end
+
+if want("latent") then
 section("Coconut latent stepper (bench_latent)")
 io.write((sh(build .. "/bench/bench_latent train small 32 340 6 2 " .. (quick and 2 or 5))))
 io.write((sh(build .. "/bench/bench_latent train gpt2 8 128 6 2 " .. (quick and 1 or 3))))
 io.write((sh(build .. "/bench/bench_latent eval gpt2 360 6 10 1 2 " .. (quick and 2 or 5))))
 io.write((sh(build .. "/bench/bench_latent eval gpt2 360 6 10 32 2 " .. (quick and 32 or 96))))
+
+end
+
+-- ---------------------------------------------------------------- small models
+-- The sizes CPU research trains from scratch (issue 11): a Coconut step (N latents,
+-- N+1 passes, backward, AdamW), the plain step on the same tokens, and greedy
+-- evaluation, against PyTorch running the same model in the official structure
+-- (bench/torch_small.py), OpenBLAS kernels as chosen above.
+if want("small") then
+section("Small models: coconut vs PyTorch (bench_small, bench/torch_small.py)")
+local small = {
+  {name = "d128", L = 2, d = 128, H = 4, V = 40, B = 128, T = 80, N = 4},
+  {name = "d256", L = 2, d = 256, H = 8, V = 40, B = 128, T = 80, N = 4},
+  {name = "d768", L = 2, d = 768, H = 8, V = 40, B = 64, T = 120, N = 4},
+  {name = "L4d64", L = 4, d = 64, H = 4, V = 40, B = 128, T = 120, N = 4},
+  -- the prosqa_k6 "small" preset's step (4x4x128, words vocabulary, batch 16, 6 thoughts)
+  {name = "preset", L = 4, d = 128, H = 4, V = 64, B = 16, T = 160, N = 6},
+  {name = "tiny", L = 2, d = 64, H = 4, V = 40, B = 8, T = 40, N = 4},
+}
+local function steps_for(c)
+  local work = c.L * c.d * c.d * c.B * c.T
+  local n = work > 2e10 and 3 or work > 2e9 and 5 or 15
+  return quick and math.max(2, n // 3) or n
+end
+local function jline(out, pat)
+  for l in out:gmatch("[^\n]+") do
+    if l:match("^{") and (not pat or l:find(pat, 1, true)) then return coconut.json.decode(l) end
+  end
+  return {}
+end
+local function ours_train(c, thr)
+  local out = sh(string.format("%s/bench/bench_small train %d %d %d %d %d %d %d %d %d", build, c.L, c.d, c.H, c.V, c.B,
+    c.T, c.N, thr, steps_for(c)))
+  return jline(out)
+end
+local function torch_run(c, thr, mode, extra)
+  if not has_torch then return {} end
+  local out = sh(string.format("%s/usr/bin/python3 bench/torch_small.py --L %d --d %d --H %d --V %d --B %d --T %d --N %d " ..
+    "--threads %d --mode %s --json %s", torch_env, c.L, c.d, c.H, c.V, c.B, c.T, c.N, thr, mode, extra or ""))
+  return jline(out)
+end
+local function f3(x) return x and string.format("%.4f", x) or "-" end
+local function ratio(a, b) return (a and b) and string.format("%.2fx", a / b) or "-" end
+
+print("training step, seconds (median); speedup = PyTorch / coconut; latent/plain = coconut step with N latents over its plain step")
+print(string.format("%-7s %3s %10s %10s %8s %10s %10s %8s %8s", "config", "thr", "coconut", "plain", "lat/pl",
+  "torch", "torch pl", "speedup", "pl spdup"))
+local blas_line
+local one_thread = {}
+for _, c in ipairs(small) do
+  for _, thr in ipairs{1, 2} do
+    local o = ours_train(c, thr)
+    local st = string.format("--steps %d", steps_for(c))
+    local t = torch_run(c, thr, "train", st)
+    local tp = torch_run(c, thr, "plain", st)
+    blas_line = blas_line or t.blas
+    if thr == 1 then one_thread[c.name] = o.coconut_s end
+    print(string.format("%-7s %3d %10s %10s %8s %10s %10s %8s %8s", c.name, thr, f3(o.coconut_s), f3(o.plain_s),
+      ratio(o.coconut_s, o.plain_s), f3(t.median_s), f3(tp.median_s), ratio(t.median_s, o.coconut_s),
+      ratio(tp.median_s, o.plain_s)))
+  end
+end
+print("PyTorch BLAS: " .. (blas_line or "(python3-torch not installed)"))
+
+print("\ngreedy evaluation, seconds per question: prompt of s = T-N-30 tokens, N thoughts, 10 answer tokens;")
+print("coconut batched (64 prompts per call, KV cache); PyTorch official = batch 1, no KV cache while decoding (first")
+print("40 questions); PyTorch batched = 64 prompts, KV cache (500 questions)")
+print(string.format("%-7s %3s %11s %11s %11s %9s %9s", "config", "thr", "coconut", "torch off.", "torch batch", "vs off.", "vs batch"))
+for _, c in ipairs(small) do
+  if c.name ~= "tiny" then
+    for _, thr in ipairs{1, 2} do
+      local P = math.max(2, c.T - c.N - 30)
+      local o = jline(sh(string.format("%s/bench/bench_small eval %d %d %d %d %d %d 10 %d %d 64", build, c.L, c.d, c.H, c.V,
+        P, c.N, thr, quick and 128 or 500)))
+      local off = torch_run(c, thr, "eval_official", "--eval-questions " .. (quick and 10 or 40))
+      local bat = torch_run(c, thr, "eval_batched", "--eval-questions " .. (quick and 128 or 500) .. " --eval-batch 64")
+      print(string.format("%-7s %3d %11s %11s %11s %9s %9s", c.name, thr, f3(o.per_question_s), f3(off.median_s),
+        f3(bat.median_s), ratio(off.median_s, o.per_question_s), ratio(bat.median_s, o.per_question_s)))
+    end
+  end
+end
+
+-- Contention: the same steps with a busy loop pinned to core 0 (another user's job).
+-- The goal is that 2 threads never cost more than 1.5x the 1-thread time, quiet or loaded.
+print("\ncontention: coconut step, seconds (median), quiet and with a busy loop pinned to CPU 0; 2t/1t = 2-thread time / 1-thread time")
+local busy_cmd = "taskset -c 0 sh -c 'while :; do :; done' >/dev/null 2>&1 & echo $!"
+print(string.format("%-7s %10s %10s %7s %10s %10s %7s", "config", "quiet 1t", "quiet 2t", "2t/1t", "loaded 1t", "loaded 2t", "2t/1t"))
+for _, c in ipairs(small) do
+  local q1, q2 = ours_train(c, 1).coconut_s, ours_train(c, 2).coconut_s
+  local pid = io.popen(busy_cmd):read("l")
+  local l1, l2 = ours_train(c, 1).coconut_s, ours_train(c, 2).coconut_s
+  os.execute("kill " .. pid .. " 2>/dev/null")
+  print(string.format("%-7s %10s %10s %7s %10s %10s %7s", c.name, f3(q1), f3(q2), ratio(q2, q1), f3(l1), f3(l2), ratio(l2, l1)))
+end
+print("per-op profile, d128 Coconut step, 1 thread:")
+io.write((sh(build .. "/bench/bench_small train 2 128 4 40 128 80 4 1 2 --profile")))
+end

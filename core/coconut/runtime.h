@@ -9,7 +9,8 @@
  *     our parallel loops runs single-threaded.
  *   - BLIS kernel selection. Debian's BLIS 0.9.0 does not know AMD Zen 5 and
  *     falls back to its reference ("generic") kernels there, 5x slower. libcoconut
- *     interposes bli_arch_query_id(): when BLIS would pick "generic" and the CPU
+ *     interposes bli_arch_query_id(): when BLIS would pick "generic" or
+ *     "haswell" (what 0.9 picks on Sapphire/Emerald Rapids Xeons) and the CPU
  *     (with OS support) has AVX-512 F/BW/DQ/VL, it answers "skx". The variable
  *     COCONUT_BLIS_ARCH overrides: "auto" (default), "blis" (BLIS's own choice,
  *     no correction) or a configuration name such as skx, zen3, haswell, generic.

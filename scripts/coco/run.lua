@@ -24,7 +24,10 @@ local F = require "coco.figures"
 
 local R = {}
 
-local METRICS = {"step", "epoch", "stage", "epoch_progress", "loss", "lr", "grad_norm", "tokens_per_s", "seconds"}
+-- seconds: the optimizer step's wall time; outside_c_share: the part of it spent
+-- outside the C calls (collate, forward, backward, AdamW), i.e. in the Lua loop.
+local METRICS = {"step", "epoch", "stage", "epoch_progress", "loss", "lr", "grad_norm", "tokens_per_s", "seconds",
+                 "outside_c_share"}
 local EVAL = {"split", "id", "epoch", "stage", "k", "prediction", "gold", "correct", "new_tokens", "thoughts", "output"}
 local SUMMARY = {"split", "epoch", "stage", "train_loss", "accuracy", "n", "epoch_seconds", "train_tokens_per_s", "eval_seconds", "lr"}
 
@@ -229,6 +232,7 @@ function R.run(ctx)
     end
     prev_stage = stage
     local t_epoch = coconut.time()
+    local t_layout = coconut.time()
     -- layouts for this epoch; rng seeded by (seed, epoch) so a resumed run sees the same data
     local rng = coconut.rng(o.seed * 1000003 + epoch)
     local items = {}
@@ -237,13 +241,15 @@ function R.run(ctx)
       items[i] = ctx.layout:train_example(ex, plan)
     end
     rng:shuffle(items)
+    t_layout = coconut.time() - t_layout
     local nsteps = math.ceil(#items / (micro * accum))
     local bar = P.new{total = nsteps, label = string.format("[%s] stage %d epoch %d/%d", ctx.method, stage, epoch, #epochs),
                       every = math.max(1, nsteps // 5)}
-    local loss_sum, loss_n, tokens, t_train = 0, 0, 0, coconut.time()
+    local loss_sum, loss_n, tokens, t_train, c_total = 0, 0, 0, coconut.time(), 0
     local pos = 1
     for s = 1, nsteps do
       local t_step = coconut.time()
+      local c_time = 0 -- seconds inside the C calls of this step
       m:zero_grad()
       local step_loss, nmicro, step_tokens = 0, 0, 0
       -- micro-batches in this step (the last step of an epoch may have fewer)
@@ -253,9 +259,11 @@ function R.run(ctx)
         local chunk = {}
         for i = pos, math.min(#items, pos + micro - 1) do chunk[#chunk + 1] = items[i] end
         pos = pos + #chunk
+        local tc = coconut.time()
         local batch = coconut.collate(chunk, {latent_id = ctx.special.latent, pad_id = ctx.special.eos,
                                               start_id = ctx.special.start})
         local out <close> = m:forward(batch, {logits = false})
+        c_time = c_time + (coconut.time() - tc)
         local l = out.loss
         if l ~= l or l == math.huge then
           error(string.format("[%s] loss is %s at epoch %d step %d (stage %d); stopping. The last good checkpoint is in %s",
@@ -264,19 +272,25 @@ function R.run(ctx)
         step_loss = step_loss + l
         nmicro = nmicro + 1
         step_tokens = step_tokens + batch.input_ids:numel()
+        tc = coconut.time()
         out:backward(1.0 / nm) -- the step's gradient is the mean of the micro-batch means
+        c_time = c_time + (coconut.time() - tc)
       end
       if o.warmup_steps > 0 then -- linear warm-up (from-scratch models); the official schedule is constant
         ctx.opt:set_lr(o.lr * math.min(1, (state.step + 1) / o.warmup_steps))
       end
+      local tc = coconut.time()
       local gnorm = ctx.opt:step()
+      c_time = c_time + (coconut.time() - tc)
       state.step = state.step + 1
       step_loss = step_loss / nmicro
       loss_sum, loss_n = loss_sum + step_loss, loss_n + 1
       tokens = tokens + step_tokens
       local dt = coconut.time() - t_step
+      c_total = c_total + c_time
       metrics:row{step = state.step, epoch = epoch, stage = stage, epoch_progress = s / nsteps, loss = step_loss,
-                  lr = ctx.opt:lr(), grad_norm = gnorm, tokens_per_s = step_tokens / math.max(dt, 1e-9), seconds = dt}
+                  lr = ctx.opt:lr(), grad_norm = gnorm, tokens_per_s = step_tokens / math.max(dt, 1e-9), seconds = dt,
+                  outside_c_share = math.max(0, dt - c_time) / math.max(dt, 1e-9)}
       bar:update(s, {loss = step_loss})
     end
     bar:done()
@@ -289,9 +303,11 @@ function R.run(ctx)
                 n = #valid, epoch_seconds = epoch_time, train_tokens_per_s = tokens / math.max(train_time, 1e-9),
                 eval_seconds = eval_time, lr = ctx.opt:lr()}
     metrics:flush(); evalcsv:flush(); summary:flush()
-    P.log("[%s] epoch %d/%d stage %d: train loss %.4f, valid accuracy %.3f (%d ex), %.0f tok/s, %s",
+    -- time outside C while training: the Lua loop plus building this epoch's layouts
+    local outside = (math.max(0, train_time - c_total) + t_layout) / math.max(train_time + t_layout, 1e-9)
+    P.log("[%s] epoch %d/%d stage %d: train loss %.4f, valid accuracy %.3f (%d ex), %.0f tok/s, %.1f%% of training outside C, %s",
       ctx.method, epoch, #epochs, stage, loss_sum / math.max(1, loss_n), acc, #valid, tokens / math.max(train_time, 1e-9),
-      P.fmt_time(epoch_time))
+      100 * outside, P.fmt_time(epoch_time))
     state.epoch_done = epoch
     state.wall = (state.wall or 0) + epoch_time
     if acc > state.best_acc then

@@ -15,6 +15,10 @@ static void test_blis_decision(void **s) {
     /* Zen 5 under BLIS 0.9.0: generic + AVX-512 -> skx. */
     assert_int_equal(coco_blis_decide_arch(BLIS_ARCH_GENERIC, 1, NULL, &why, err, sizeof err), BLIS_ARCH_SKX);
     assert_non_null(strstr(why, "skx"));
+    /* An AVX-512 Intel part BLIS 0.9 files under haswell -> skx; without AVX-512 haswell stays. */
+    assert_int_equal(coco_blis_decide_arch(BLIS_ARCH_HASWELL, 1, NULL, &why, err, sizeof err), BLIS_ARCH_SKX);
+    assert_int_equal(coco_blis_decide_arch(BLIS_ARCH_HASWELL, 0, NULL, &why, err, sizeof err), BLIS_ARCH_HASWELL);
+    assert_int_equal(coco_blis_decide_arch(BLIS_ARCH_HASWELL, 1, "blis", &why, err, sizeof err), BLIS_ARCH_HASWELL);
     /* Generic without AVX-512: leave it. */
     assert_int_equal(coco_blis_decide_arch(BLIS_ARCH_GENERIC, 0, NULL, &why, err, sizeof err), BLIS_ARCH_GENERIC);
     /* A CPU BLIS knows: never second-guess it. */

@@ -20,9 +20,14 @@ T.test("prosqa_k6 --preset quick: CSV columns, figures, accuracies consistent", 
   for _, m in ipairs{"coconut", "cot", "nocot"} do
     local dir = root .. "/" .. m
     local metrics, mc = read(dir .. "/metrics.csv")
-    T.eq(table.concat(mc, ","), "step,epoch,stage,epoch_progress,loss,lr,grad_norm,tokens_per_s,seconds")
+    T.eq(table.concat(mc, ","), "step,epoch,stage,epoch_progress,loss,lr,grad_norm,tokens_per_s,seconds,outside_c_share")
     T.ok(#metrics > 0)
-    for _, r in ipairs(metrics) do T.ok(tonumber(r.loss) and tonumber(r.loss) > 0, "finite loss") end
+    for _, r in ipairs(metrics) do
+      T.ok(tonumber(r.loss) and tonumber(r.loss) > 0, "finite loss")
+      T.ok(tonumber(r.tokens_per_s) and tonumber(r.tokens_per_s) > 0, "tokens/s")
+      local share = tonumber(r.outside_c_share)
+      T.ok(share and share >= 0 and share < 1, "outside_c_share in [0, 1): " .. tostring(r.outside_c_share))
+    end
     local ev, ec = read(dir .. "/eval.csv")
     T.eq(table.concat(ec, ","), "split,id,epoch,stage,k,prediction,gold,correct,new_tokens,thoughts,output")
     local sm, sc = read(dir .. "/summary.csv")
