@@ -61,7 +61,8 @@ PLUGIN_LIBS   = $(shell pkg-config --libs jansson 2>/dev/null) -lm $(LIBS_EXTRA)
 # dlopen resolve coco_* against the running program.
 WHOLE    = -Wl,--whole-archive $(BUILD)/libcoconut.a -Wl,--no-whole-archive -Wl,--export-dynamic
 
-.PHONY: all deps test ctest sanitize san-run bench install uninstall clean run plugins test-plugins
+PHONY_EXTRA := bench-deps
+.PHONY: all deps bench-deps test ctest sanitize san-run bench install uninstall clean run plugins test-plugins
 all: deps $(BUILD)/libcoconut.a $(BUILD)/libcoconut.so $(BUILD)/coconut $(PLUGINS)
 
 plugins: $(PLUGINS)
@@ -72,19 +73,43 @@ test-plugins: $(TEST_PLUGINS)
 run: all
 	$(BUILD)/coconut run experiments/prosqa_k6.lua $(ARGS)
 
-deps:
+# Installs the Debian packages in $(1) that are missing. Debian's libblis4
+# registers BLIS as the system libblas.so.3 with priority 80, which would take
+# over numpy's and PyTorch's BLAS when nothing faster is installed (on a CPU BLIS
+# 0.9 does not know, that is its single-threaded reference kernels). So the
+# libblas.so.3 alternative is read before installing and, if the install moved
+# it, set back to what it was: the user's other tools stay as they were.
+define install_debs
 	@missing=""; \
 	if command -v dpkg-query >/dev/null 2>&1; then \
-	  for p in $(DEBS); do \
+	  for p in $(1); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	  done; \
-	else echo "deps: not a Debian system; make sure these are installed: $(DEBS)"; fi; \
+	else echo "deps: not a Debian system; make sure these are installed: $(1)"; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  alt=libblas.so.3-$$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu); \
+	  before=$$(update-alternatives --query $$alt 2>/dev/null | sed -n 's/^Value: //p'); \
 	  $$SUDO apt-get update && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing || exit 1; \
+	  after=$$(update-alternatives --query $$alt 2>/dev/null | sed -n 's/^Value: //p'); \
+	  if [ -n "$$before" ] && [ "$$before" != "$$after" ] && [ -e "$$before" ]; then \
+	    case "$$after" in *blis*) \
+	      echo "deps: the install made $$after the system BLAS; restoring $$before (update-alternatives)"; \
+	      $$SUDO update-alternatives --set $$alt "$$before" >/dev/null;; \
+	    esac; \
+	  fi; \
 	fi
+endef
+
+deps:
+	$(call install_debs,$(DEBS))
+
+# `make bench` compares against PyTorch on OpenBLAS (pthread build), installed for it.
+BENCH_DEBS := python3-torch libopenblas0-pthread
+bench-deps:
+	$(call install_debs,$(BENCH_DEBS))
 
 $(BUILD)/obj/%.o: core/%.c $(HEADERS) Makefile | deps
 	@mkdir -p $(dir $@)
@@ -140,7 +165,7 @@ $(BUILD)/bench/%: bench/%.c bench/bench_util.h $(BUILD)/libcoconut.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $< -o $@ $(WHOLE) $(LIBS_ALL)
 
-bench: all $(BENCHES)
+bench: all bench-deps $(BENCHES)
 	@sh bench/run_bench.sh $(BUILD)
 
 # ---------------------------------------------------------------- install
