@@ -73,6 +73,62 @@
  * (log-likelihood -21383) over longest (-21691). Both knobs stay in
  * prosqa_params, so the paper's literal reading is one assignment away.
  *
+ * Generator filters (prosqa_params.min_nodes / max_nodes, 0 = no bound): a
+ * graph whose node count after step 3 lies outside the range is rejected
+ * there, before the root is drawn. With both bounds 0 (the default) no draw
+ * changes, so the generated data are byte-identical to the generator without
+ * the filter. Together with min_hops / max_hops this gives e.g. the 14-16-node,
+ * 3-4-hop graphs of ../shared/research/small-scale.md §6 (nodes = 16..18).
+ *
+ * Rendering (prosqa_render): the text an example is trained on, from its graph.
+ *   format words (default): the file's question, steps and answer unchanged
+ *     (with edge_order question; file / shuffle re-render the fact sentences
+ *     in that order, the query last, exactly as the generator writes them).
+ *   format symbolic, the token format of "Reasoning by Superposition" (arXiv
+ *     2505.12514, repo dataset.py) with one token per node:
+ *       question  "s t | s t | ... | s t Q a b R root"   (no '|' after the last edge)
+ *       steps     one node per step: the path root -> target without the root,
+ *                 so D steps for D hops, the last one the target
+ *       answer    "A target"
+ *     i.e. CoT = "... R root" + " n1 n2 ... target" + " A target", No-CoT =
+ *     "... R root" + " A target". Nodes are written as decimal ids. a, b are
+ *     the two candidates in the order of the file's query ("Is root a X or
+ *     Y?"), the path is the file's steps (one shortest path). The markers are
+ *     the published [Q], [R], [A] and '|', spelled by default Q, R, A, | so
+ *     that the project's word-level tokenizer (which splits "[Q]" into
+ *     '[' 'Q' ']') keeps each of them, and each node id, one token; the
+ *     markers option sets other spellings (e.g. "[Q],[R],[A],|" for the literal
+ *     published text). Tokens are separated by single spaces.
+ *   node ids (symbolic only):
+ *     creation  the file's indices: creation order, the published setup. Every
+ *               edge goes from a lower to a higher id and the root is 0 or 1,
+ *               so ids carry a depth cue (small-scale.md §0.4).
+ *     shuffle   one random relabelling per graph, fixed: a function of
+ *               (render seed, graph), the graph being prosqa_graph_key.
+ *     permute   a fresh relabelling per graph and epoch: (render seed, graph,
+ *               epoch). Datasets get no epoch through the plugin ABI, so the
+ *               epoch is an option: a training loop that wants fresh labels
+ *               creates one instance per epoch with epoch = e and loads train.
+ *     With id_space = V > 0 the relabelling maps the n nodes to n distinct ids
+ *     drawn from 0..V-1 (a random injection), else it is a permutation of 0..n-1.
+ *   edge order (both formats):
+ *     question  the order of the fact sentences in the file's question (a fixed
+ *               random order per graph in the official and generated files);
+ *     file      the order of the `edges` array (official files: grouped by
+ *               target in creation order, another depth cue);
+ *     shuffle   a fresh order per graph and epoch (render seed, graph, epoch),
+ *               and the two candidates in a fresh order too, as the published
+ *               code redraws both every epoch.
+ *   Errors (-1 + errmsg): a question or step that is not a fact of the graph
+ *   when the rendering needs to parse it, a graph larger than id_space.
+ *
+ * Frontiers (prosqa_frontiers), with D the root->target distance, k = 1..D:
+ *   shortest-path frontier  nodes v with dist(root, v) = k and
+ *                           dist(v, target) = D - k, i.e. on some shortest
+ *                           path (the published data's neighbor_k; k = D is
+ *                           {target});
+ *   BFS frontier            every node with dist(root, v) = k.
+ *
  * Splits: each split draws from its own stream, seeded from (seed, split);
  * test and valid are generated before train, so their content does not depend
  * on the train size. A graph (the set of fact sentences, i.e. the question up
@@ -135,7 +191,41 @@ typedef struct prosqa_params {
     double depth_scale; /* parent weight = depth * depth_scale + 1 (1.5) */
     int depth_longest;  /* 0: depth = shortest distance from a parentless node; 1: longest */
     int min_hops, max_hops; /* accepted root->target distances (3..6) */
+    int min_nodes, max_nodes; /* accepted node counts after pruning (0 = no bound; 0, 0) */
 } prosqa_params;
+
+enum { PROSQA_FORMAT_WORDS, PROSQA_FORMAT_SYMBOLIC };
+enum { PROSQA_IDS_CREATION, PROSQA_IDS_SHUFFLE, PROSQA_IDS_PERMUTE };
+enum { PROSQA_EDGES_QUESTION, PROSQA_EDGES_FILE, PROSQA_EDGES_SHUFFLE };
+
+/* How an example is rendered (see "Rendering" above). */
+typedef struct prosqa_render_opts {
+    int format;      /* PROSQA_FORMAT_* */
+    int node_ids;    /* PROSQA_IDS_* (symbolic only) */
+    int edge_order;  /* PROSQA_EDGES_* */
+    int id_space;    /* shuffle/permute: ids drawn from 0..id_space-1; 0 = the graph's node count */
+    uint64_t seed;   /* render seed (shuffle, permute, edge shuffle) */
+    int epoch;       /* permute and edge shuffle */
+    const char *markers[4]; /* symbolic query, root, answer markers and edge separator; NULL = "Q", "R", "A", "|" */
+    int frontiers;   /* words: add format, hops, frontiers and node tokens to meta_json (symbolic: always) */
+} prosqa_render_opts;
+
+/* One rendered example; owns its memory. */
+typedef struct prosqa_rendered {
+    char *question, *answer;
+    char **steps;
+    int n_steps;
+    int *ids;        /* symbolic: the id written for each node; NULL for words */
+    char *meta_json; /* the example's graph and frontiers (see the plugin) */
+} prosqa_rendered;
+
+/* Frontiers of an example: for k = 1..hops, sp[sp_off[k-1] .. sp_off[k]) and
+ * bfs[bfs_off[k-1] .. bfs_off[k]), node indices ascending. hops = -1 (and
+ * no sets) when the target is not reachable from the root. */
+typedef struct prosqa_frontier {
+    int hops;
+    int *sp_off, *sp, *bfs_off, *bfs;
+} prosqa_frontier;
 
 /* Summary statistics over a set (graph metadata only, so they work on
  * generated and official data alike). */
@@ -174,6 +264,12 @@ void prosqa_stats_compute(const prosqa_set *s, prosqa_stats *st);
 uint64_t prosqa_graph_key(const prosqa_example *e);
 void prosqa_example_free(prosqa_example *e);
 void prosqa_set_free(prosqa_set *s);
+void prosqa_render_opts_default(prosqa_render_opts *o); /* words, creation, question order, seed 0, epoch 0 */
+/* Renders e (0, or -1 + errmsg without the file/example prefix). */
+int prosqa_render(const prosqa_example *e, const prosqa_render_opts *o, prosqa_rendered *out);
+void prosqa_rendered_free(prosqa_rendered *r);
+void prosqa_frontiers(const prosqa_example *e, prosqa_frontier *f);
+void prosqa_frontier_free(prosqa_frontier *f);
 
 /* ============================================================ name lists */
 
@@ -322,6 +418,8 @@ void prosqa_params_default(prosqa_params *p) {
     p->depth_longest = 0;
     p->min_hops = 3;
     p->max_hops = 6;
+    p->min_nodes = 0;
+    p->max_nodes = 0;
 }
 
 static void pq_check_params(const prosqa_params *p) {
@@ -333,6 +431,8 @@ static void pq_check_params(const prosqa_params *p) {
     if (!(p->depth_scale >= 0)) coco_fail("prosqa: depth_scale %g is negative", p->depth_scale);
     if (p->min_hops < 1 || p->max_hops < p->min_hops)
         coco_fail("prosqa: hop range [%d, %d] is empty or below 1", p->min_hops, p->max_hops);
+    if (p->min_nodes < 0 || p->max_nodes < 0 || (p->max_nodes && p->max_nodes < p->min_nodes))
+        coco_fail("prosqa: node count range [%d, %d] is negative or empty (0 = no bound)", p->min_nodes, p->max_nodes);
 }
 
 #define PQ_MAXN PROSQA_MAX_GEN_NODES
@@ -427,7 +527,9 @@ static int pq_try(const prosqa_params *p, coco_rng *r, prosqa_example *out) {
         for (int s = 0; s < 2; s++)
             if (label[v] == 1 << s && dist[s][v] > far[s]) far[s] = dist[s][v];
     }
-    int ok = far[0] > 0 && far[1] > 0 && n_ent <= PQ_N_ENTITY && n - n_ent <= PQ_N_CONCEPT;
+    /* The size filter draws nothing: with both bounds 0 the stream is unchanged. */
+    int ok = far[0] > 0 && far[1] > 0 && n_ent <= PQ_N_ENTITY && n - n_ent <= PQ_N_CONCEPT &&
+             (!p->min_nodes || n >= p->min_nodes) && (!p->max_nodes || n <= p->max_nodes);
     int root = 0;
     if (ok) {
         root = far[0] > far[1] ? 0 : far[1] > far[0] ? 1 : (int)coco_rng_below(r, 2);
@@ -523,8 +625,9 @@ int prosqa_generate_example(const prosqa_params *p, coco_rng *r, prosqa_example 
      * row only happen with parameters that cannot produce a valid graph. */
     for (int attempt = 0; attempt < 100000; attempt++)
         if (pq_try(p, r, out)) return 0;
-    return coco_seterr("prosqa: no acceptable graph in 100000 draws (n_nodes %d, lambda %g, hops %d..%d)", p->n_nodes,
-                       p->lambda, p->min_hops, p->max_hops);
+    return coco_seterr("prosqa: no acceptable graph in 100000 draws (n_nodes %d, lambda %g, hops %d..%d, "
+                       "node count %d..%d)",
+                       p->n_nodes, p->lambda, p->min_hops, p->max_hops, p->min_nodes, p->max_nodes);
 }
 
 /* ------------------------------------------------------------ dedupe */
@@ -1021,6 +1124,306 @@ void prosqa_stats_compute(const prosqa_set *s, prosqa_stats *st) {
     for (int k = 0; k < 4; k++) st->label_mean[k] /= N;
 }
 
+/* ============================================================ frontiers */
+
+void prosqa_frontiers(const prosqa_example *e, prosqa_frontier *f) {
+    memset(f, 0, sizeof *f);
+    int n = e->n_nodes;
+    pq_adj a;
+    pq_adj_build(&a, n, e->edges, e->n_edges);
+    int *dr = coco_malloc(sizeof(int) * (size_t)n * 3, "prosqa frontiers");
+    int *dt = dr + n, *queue = dr + 2 * n;
+    pq_bfs(&a, e->root, dr, NULL, queue);
+    /* Distances to the target: BFS from it along the parents. */
+    for (int v = 0; v < n; v++) dt[v] = -1;
+    int qh = 0, qt = 0;
+    dt[e->target] = 0;
+    queue[qt++] = e->target;
+    while (qh < qt) {
+        int u = queue[qh++];
+        for (int k = a.par_off[u]; k < a.par_off[u + 1]; k++)
+            if (dt[a.par[k]] < 0) dt[a.par[k]] = dt[u] + 1, queue[qt++] = a.par[k];
+    }
+    int D = dr[e->target];
+    f->hops = D;
+    if (D >= 1) {
+        f->sp_off = coco_calloc((size_t)D + 1, sizeof(int), "prosqa frontiers");
+        f->bfs_off = coco_calloc((size_t)D + 1, sizeof(int), "prosqa frontiers");
+        f->sp = coco_malloc(sizeof(int) * (size_t)n, "prosqa frontiers");
+        f->bfs = coco_malloc(sizeof(int) * (size_t)n, "prosqa frontiers");
+        int ns = 0, nb = 0;
+        for (int k = 1; k <= D; k++) { /* node indices ascending within each k */
+            for (int v = 0; v < n; v++) {
+                if (dr[v] != k) continue;
+                f->bfs[nb++] = v;
+                if (dt[v] == D - k) f->sp[ns++] = v;
+            }
+            f->sp_off[k] = ns, f->bfs_off[k] = nb;
+        }
+    }
+    free(dr);
+    pq_adj_free(&a);
+}
+
+void prosqa_frontier_free(prosqa_frontier *f) {
+    if (!f) return;
+    free(f->sp_off), free(f->sp), free(f->bfs_off), free(f->bfs);
+    memset(f, 0, sizeof *f);
+}
+
+/* ============================================================ rendering */
+
+static const char *const pq_default_markers[4] = {"Q", "R", "A", "|"};
+
+void prosqa_render_opts_default(prosqa_render_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->format = PROSQA_FORMAT_WORDS;
+    o->node_ids = PROSQA_IDS_CREATION;
+    o->edge_order = PROSQA_EDGES_QUESTION;
+}
+
+void prosqa_rendered_free(prosqa_rendered *r) {
+    if (!r) return;
+    free(r->question), free(r->answer);
+    for (int i = 0; i < r->n_steps; i++) free(r->steps[i]);
+    free(r->steps), free(r->ids), free(r->meta_json);
+    memset(r, 0, sizeof *r);
+}
+
+/* Stream of one (render seed, graph, purpose[, epoch]). */
+static void pq_render_rng(coco_rng *r, uint64_t seed, uint64_t key, uint64_t tag, int with_epoch, int epoch) {
+    uint64_t z = coco_mix64(key ^ coco_mix64(tag));
+    if (with_epoch) z = coco_mix64(z ^ coco_mix64(0x45504f4348ULL + (uint64_t)(uint32_t)epoch));
+    coco_rng_seed(r, coco_mix64(seed ^ z));
+}
+
+/* Candidate order of the file's query "... Is root a X or Y?": 0 when X is
+ * the target, 1 when X is neg_target, -1 (errmsg) otherwise. */
+static int pq_query_swap(const prosqa_example *e) {
+    const char *r = e->symbols[e->root], *t = e->symbols[e->target], *g = e->symbols[e->neg_target];
+    size_t ql = strlen(e->question);
+    for (int swap = 0; swap < 2; swap++) {
+        pq_buf b = {0};
+        pq_buf_str(&b, "Is "), pq_buf_str(&b, r), pq_buf_str(&b, " a "), pq_buf_str(&b, swap ? g : t);
+        pq_buf_str(&b, " or "), pq_buf_str(&b, swap ? t : g), pq_buf_str(&b, "?");
+        int hit = ql >= b.len && !strcmp(e->question + ql - b.len, b.s) &&
+                  (ql == b.len || e->question[ql - b.len - 1] == ' ');
+        free(b.s);
+        if (hit) return swap;
+    }
+    return coco_seterr("the question does not end with the query 'Is %s a %s or %s?' (or the two swapped)", r, t, g);
+}
+
+/* Edge indices in the order of the question's fact sentences; -1 + errmsg. */
+static int pq_question_order(const prosqa_example *e, const pq_adj *a, int *order) {
+    char *used = coco_calloc((size_t)(e->n_edges ? e->n_edges : 1), 1, "prosqa render");
+    const char *c = e->question;
+    int facts = 0, rc = 0;
+    while (strncmp(c, "Is ", 3) != 0) {
+        const char *dot = strchr(c, '.');
+        int ed = dot && facts < e->n_edges ? pq_parse_fact(e, a, c, (size_t)(dot - c + 1), used) : -1;
+        if (ed < 0) {
+            rc = coco_seterr("question fact %d '%.*s' is not an unused edge of the graph (edge_order=file does not need "
+                             "the question)",
+                             facts, dot ? (int)(dot - c + 1) : (int)strlen(c), c);
+            break;
+        }
+        used[ed] = 1;
+        order[facts++] = ed;
+        c = dot + 1;
+        while (*c == ' ') c++;
+    }
+    if (!rc && facts != e->n_edges)
+        rc = coco_seterr("the question states %d facts for %d edges (edge_order=file does not need the question)", facts,
+                         e->n_edges);
+    free(used);
+    return rc;
+}
+
+/* Node path root -> target from the steps (path[0] = root, D+1 nodes); -1 + errmsg. */
+static int pq_steps_path(const prosqa_example *e, const pq_adj *a, int *path) {
+    path[0] = e->root;
+    for (int k = 0; k < e->n_steps; k++) {
+        int ed = pq_parse_fact(e, a, e->steps[k], strlen(e->steps[k]), NULL);
+        if (ed < 0) return coco_seterr("step %d '%s' is not the sentence of an edge", k, e->steps[k]);
+        if (e->edges[ed][0] != path[k])
+            return coco_seterr("step %d '%s' does not continue the path from node %d", k, e->steps[k], path[k]);
+        path[k + 1] = e->edges[ed][1];
+    }
+    if (path[e->n_steps] != e->target)
+        return coco_seterr("the steps end at node %d, not at the target %d", path[e->n_steps], e->target);
+    return 0;
+}
+
+static void pq_buf_int(pq_buf *b, int x) {
+    char t[16];
+    snprintf(t, sizeof t, "%d", x);
+    pq_buf_str(b, t);
+}
+
+static json_t *pq_sets_json(const int *off, const int *v, int hops) {
+    json_t *arr = json_array();
+    for (int k = 1; k <= hops; k++) {
+        json_t *set = json_array();
+        for (int i = off[k - 1]; i < off[k]; i++) json_array_append_new(set, json_integer(v[i]));
+        json_array_append_new(arr, set);
+    }
+    return arr;
+}
+
+/* The graph of an example as compact JSON (malloc'ed): the file's fields, then
+ * (when full) the format, hops, the two frontiers (lists for k = 1..hops, node
+ * indices) and the token each node is written as (symbolic: its id; words: its
+ * name). */
+static char *pq_meta_json(const prosqa_example *e, const int *ids, int format, int full) {
+    json_t *o = json_object(), *sym = json_array(), *edges = json_array(), *toks = json_array();
+    for (int i = 0; i < e->n_nodes; i++) json_array_append_new(sym, json_string(e->symbols[i]));
+    for (int i = 0; i < e->n_edges; i++) json_array_append_new(edges, json_pack("[ii]", e->edges[i][0], e->edges[i][1]));
+    for (int i = 0; i < e->n_nodes; i++) {
+        char t[16];
+        snprintf(t, sizeof t, "%d", ids ? ids[i] : 0);
+        json_array_append_new(toks, json_string(ids ? t : e->symbols[i]));
+    }
+    prosqa_frontier f = {0};
+    if (full) prosqa_frontiers(e, &f);
+    json_object_set_new(o, "idx_to_symbol", sym);
+    json_object_set_new(o, "edges", edges);
+    json_object_set_new(o, "root", json_integer(e->root));
+    json_object_set_new(o, "target", json_integer(e->target));
+    json_object_set_new(o, "neg_target", json_integer(e->neg_target));
+    if (full) {
+        json_object_set_new(o, "format", json_string(format == PROSQA_FORMAT_SYMBOLIC ? "symbolic" : "words"));
+        json_object_set_new(o, "hops", json_integer(f.hops));
+        json_object_set_new(o, "frontier", pq_sets_json(f.sp_off, f.sp, f.hops));
+        json_object_set_new(o, "bfs_frontier", pq_sets_json(f.bfs_off, f.bfs, f.hops));
+        json_object_set_new(o, "node_tokens", toks);
+    } else {
+        json_decref(toks);
+    }
+    prosqa_frontier_free(&f);
+    char *txt = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    json_decref(o);
+    if (!txt) coco_fail("prosqa: out of memory serialising an example's graph");
+    char *copy = coco_strdup(txt); /* jansson's allocator may differ from ours */
+    free(txt);
+    return copy;
+}
+
+int prosqa_render(const prosqa_example *e, const prosqa_render_opts *o, prosqa_rendered *out) {
+    memset(out, 0, sizeof *out);
+    if (o->format != PROSQA_FORMAT_WORDS && o->format != PROSQA_FORMAT_SYMBOLIC)
+        coco_fail("prosqa_render: format %d is not words or symbolic", o->format);
+    if (o->format == PROSQA_FORMAT_WORDS && o->node_ids != PROSQA_IDS_CREATION)
+        coco_fail("prosqa_render: node_ids other than creation need format symbolic");
+    int n = e->n_nodes, m = e->n_edges, rc = 0;
+    int symbolic = o->format == PROSQA_FORMAT_SYMBOLIC;
+    int verbatim = !symbolic && o->edge_order == PROSQA_EDGES_QUESTION;
+    pq_adj a;
+    pq_adj_build(&a, n, e->edges, m);
+    int *order = coco_malloc(sizeof(int) * (size_t)(m ? m : 1), "prosqa render");
+    int *path = coco_malloc(sizeof(int) * ((size_t)e->n_steps + 1), "prosqa render");
+    int *pool = NULL, swap = 0;
+    int needs_key = o->edge_order == PROSQA_EDGES_SHUFFLE || (symbolic && o->node_ids != PROSQA_IDS_CREATION);
+    uint64_t key = needs_key ? prosqa_graph_key(e) : 0;
+    coco_rng r;
+
+    /* Edge and candidate order. */
+    if (!verbatim) {
+        if (o->edge_order == PROSQA_EDGES_SHUFFLE) {
+            for (int i = 0; i < m; i++) order[i] = i;
+            pq_render_rng(&r, o->seed, key, 0x45444745ULL, 1, o->epoch);
+            pq_shuffle(&r, order, m, m);
+            swap = (int)coco_rng_below(&r, 2);
+        } else {
+            if (o->edge_order == PROSQA_EDGES_QUESTION) rc = pq_question_order(e, &a, order);
+            else
+                for (int i = 0; i < m; i++) order[i] = i;
+            if (!rc) swap = pq_query_swap(e);
+            if (swap < 0) rc = -1;
+        }
+    }
+    /* Node ids. */
+    if (!rc && symbolic) {
+        out->ids = coco_malloc(sizeof(int) * (size_t)(n ? n : 1), "prosqa render");
+        if (o->node_ids == PROSQA_IDS_CREATION) {
+            for (int v = 0; v < n; v++) out->ids[v] = v;
+        } else {
+            int space = o->id_space > 0 ? o->id_space : n;
+            if (n > space) {
+                rc = coco_seterr("the graph has %d nodes, more than id_space = %d ids", n, space);
+            } else {
+                pool = coco_malloc(sizeof(int) * (size_t)(space ? space : 1), "prosqa render");
+                for (int i = 0; i < space; i++) pool[i] = i;
+                pq_render_rng(&r, o->seed, key, 0x4e4f444549445300ULL, o->node_ids == PROSQA_IDS_PERMUTE, o->epoch);
+                pq_shuffle(&r, pool, space, n);
+                for (int v = 0; v < n; v++) out->ids[v] = pool[v];
+            }
+        }
+    }
+    if (!rc && symbolic) rc = pq_steps_path(e, &a, path);
+
+    if (!rc && symbolic) {
+        const char *const *mk = o->markers[0] ? o->markers : pq_default_markers;
+        const int *id = out->ids;
+        pq_buf q = {0};
+        for (int i = 0; i < m; i++) {
+            if (i) pq_buf_str(&q, " "), pq_buf_str(&q, mk[3]), pq_buf_str(&q, " ");
+            pq_buf_int(&q, id[e->edges[order[i]][0]]);
+            pq_buf_str(&q, " ");
+            pq_buf_int(&q, id[e->edges[order[i]][1]]);
+        }
+        if (m) pq_buf_str(&q, " ");
+        pq_buf_str(&q, mk[0]), pq_buf_str(&q, " ");
+        pq_buf_int(&q, id[swap ? e->neg_target : e->target]);
+        pq_buf_str(&q, " ");
+        pq_buf_int(&q, id[swap ? e->target : e->neg_target]);
+        pq_buf_str(&q, " "), pq_buf_str(&q, mk[1]), pq_buf_str(&q, " ");
+        pq_buf_int(&q, id[e->root]);
+        out->question = q.s;
+        out->n_steps = e->n_steps;
+        out->steps = coco_malloc(sizeof(char *) * (size_t)(e->n_steps ? e->n_steps : 1), "prosqa render");
+        for (int k = 0; k < e->n_steps; k++) {
+            pq_buf s = {0};
+            pq_buf_int(&s, id[path[k + 1]]);
+            out->steps[k] = s.s;
+        }
+        pq_buf ans = {0};
+        pq_buf_str(&ans, mk[2]), pq_buf_str(&ans, " ");
+        pq_buf_int(&ans, id[e->target]);
+        out->answer = ans.s;
+    } else if (!rc) {
+        if (verbatim) {
+            out->question = coco_strdup(e->question);
+        } else {
+            pq_buf q = {0};
+            for (int i = 0; i < m; i++) {
+                int s = e->edges[order[i]][0], d = e->edges[order[i]][1];
+                if (i) pq_buf_str(&q, " ");
+                pq_fact(&q, e->symbols[s], e->symbols[d], pq_npar(&a, s) > 0);
+            }
+            pq_buf_str(&q, m ? " Is " : "Is ");
+            pq_buf_str(&q, e->symbols[e->root]);
+            pq_buf_str(&q, " a ");
+            pq_buf_str(&q, e->symbols[swap ? e->neg_target : e->target]);
+            pq_buf_str(&q, " or ");
+            pq_buf_str(&q, e->symbols[swap ? e->target : e->neg_target]);
+            pq_buf_str(&q, "?");
+            out->question = q.s;
+        }
+        out->n_steps = e->n_steps;
+        out->steps = coco_malloc(sizeof(char *) * (size_t)(e->n_steps ? e->n_steps : 1), "prosqa render");
+        for (int k = 0; k < e->n_steps; k++) out->steps[k] = coco_strdup(e->steps[k]);
+        out->answer = coco_strdup(e->answer);
+    }
+    if (!rc) out->meta_json = pq_meta_json(e, out->ids, o->format, symbolic || o->frontiers);
+    free(pool);
+    free(path);
+    free(order);
+    pq_adj_free(&a);
+    if (rc) prosqa_rendered_free(out);
+    return rc ? -1 : 0;
+}
+
 /* ============================================================ dataset plugin */
 
 /* Options (all optional):
@@ -1034,10 +1437,38 @@ void prosqa_stats_compute(const prosqa_set *s, prosqa_stats *st) {
  *   seed         generator seed (20241209)
  *   n_train, n_valid, n_test   generator sizes (17886 / 300 / 500, the
  *                official sizes)
- * load(split) emits every example of the split in file order with
- * meta_json = {"idx_to_symbol":[...],"edges":[[s,d],...],"root":r,"target":t,
- * "neg_target":n} (compact JSON), the graph the probes use. prepare()
- * (re)generates <dir>/{train,valid,test}.json unconditionally. */
+ *   nodes, min_hops, max_hops  generator: nodes drawn, accepted hop range
+ *   min_nodes, max_nodes       generator filter: accepted node count after
+ *                pruning (0 = no bound). Existing files are used as they are
+ *                (a cached directory generated with other options is not
+ *                regenerated: use another dir), unless filter_files is set.
+ *   filter_files apply min_hops..max_hops and min_nodes..max_nodes to the
+ *                examples read from any file, dropping the others (false).
+ *                E.g. min_hops=3 max_hops=4 on the official files gives the
+ *                3-4-hop subset of Reasoning by Superposition (257 of the 300
+ *                valid examples).
+ *   format       words | symbolic (words)
+ *   node_ids     creation | shuffle | permute (creation; symbolic only)
+ *   id_space     shuffle/permute: ids from 0..id_space-1, 0 = the graph's size
+ *   edge_order   question | file | shuffle (question)
+ *   render_seed  seed of shuffle, permute and edge_order=shuffle (0)
+ *   epoch        the epoch permute and edge_order=shuffle render for (0): one
+ *                instance per epoch gives per-epoch renderings
+ *   markers      symbolic query, root, answer markers and edge separator,
+ *                comma-separated ("Q,R,A,|")
+ *   frontiers    words: also put the frontiers in meta_json (false; the
+ *                symbolic format always does)
+ * See "Rendering" at the top for the formats. load(split) emits every example
+ * of the split in file order (minus filtered ones) with meta_json =
+ * {"idx_to_symbol":[...],"edges":[[s,d],...],"root":r,"target":t,
+ * "neg_target":n} (compact JSON), the graph the probes use, in the file's node
+ * indices; for format=symbolic (or frontiers=true) followed by
+ * "format":"words"|"symbolic","hops":D,
+ * "frontier":[[k=1 nodes],...,[k=D nodes]],"bfs_frontier":[...],
+ * "node_tokens":[token of node 0, ...]: the shortest-path and BFS frontiers
+ * as node indices, and how each node is written in the rendered text
+ * (symbolic: its id under node_ids; words: its name). prepare() (re)generates
+ * <dir>/{train,valid,test}.json unconditionally. */
 
 static const coco_host *pq_host;
 
@@ -1047,6 +1478,9 @@ typedef struct pq_plugin {
     uint64_t seed;
     int counts[PROSQA_NSPLITS];
     prosqa_params params;
+    int filter_files;
+    prosqa_render_opts render;
+    char *markers[4];
 } pq_plugin;
 
 static const coco_option_spec pq_options[] = {
@@ -1062,6 +1496,17 @@ static const coco_option_spec pq_options[] = {
     {"nodes", COCO_OPT_INT, "28", "generator: nodes drawn per graph (the official distribution: 28)"},
     {"min_hops", COCO_OPT_INT, "3", "generator: shortest root-to-target distance, lower bound (official: 3)"},
     {"max_hops", COCO_OPT_INT, "6", "generator: shortest root-to-target distance, upper bound (official: 6)"},
+    {"min_nodes", COCO_OPT_INT, "0", "generator filter: fewest nodes per graph after pruning (0 = no bound)"},
+    {"max_nodes", COCO_OPT_INT, "0", "generator filter: most nodes per graph after pruning (0 = no bound)"},
+    {"filter_files", COCO_OPT_BOOL, "false", "apply the hop and node-count ranges to examples read from files too"},
+    {"format", COCO_OPT_STR, "words", "words (the file's sentences) | symbolic (one token per node: 's t | ... Q a b R root')"},
+    {"node_ids", COCO_OPT_STR, "creation", "symbolic node ids: creation (file order) | shuffle (per graph) | permute (per graph and epoch)"},
+    {"id_space", COCO_OPT_INT, "0", "shuffle/permute: draw ids from 0..id_space-1 (0 = the graph's node count)"},
+    {"edge_order", COCO_OPT_STR, "question", "edge order: question (the file's fact order) | file (edges array) | shuffle (per epoch)"},
+    {"render_seed", COCO_OPT_INT, "0", "seed of shuffle, permute and edge_order=shuffle"},
+    {"epoch", COCO_OPT_INT, "0", "epoch rendered by permute and edge_order=shuffle (one instance per epoch)"},
+    {"markers", COCO_OPT_STR, "Q,R,A,|", "symbolic markers: query, root, answer, edge separator (published: [Q],[R],[A],|)"},
+    {"frontiers", COCO_OPT_BOOL, "false", "words format: add hops, frontiers and node tokens to meta_json (symbolic: always)"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -1070,12 +1515,62 @@ static void pq_plugin_destroy(void *self) {
     if (!q) return;
     free(q->dir);
     for (int s = 0; s < PROSQA_NSPLITS; s++) free(q->file[s]);
+    for (int k = 0; k < 4; k++) free(q->markers[k]);
     free(q);
+}
+
+/* Index of s in the NULL-terminated list, or -1 with an error naming the option. */
+static int pq_choice(const char *opt, const char *s, const char *const *list) {
+    for (int i = 0; list[i]; i++)
+        if (!strcmp(s, list[i])) return i;
+    pq_buf b = {0};
+    for (int i = 0; list[i]; i++) pq_buf_str(&b, i ? ", " : ""), pq_buf_str(&b, list[i]);
+    pq_host->seterr("dataset 'prosqa': option '%s' = '%s' is not one of %s", opt, s, b.s);
+    free(b.s);
+    return -1;
+}
+
+/* Splits "q,r,a,sep" into q->markers; -1 + error. A marker is a non-empty
+ * run of printable non-space characters, not all digits (node ids are). */
+static int pq_parse_markers(pq_plugin *q, const char *s) {
+    const char *c = s;
+    for (int k = 0; k < 4; k++) {
+        const char *end = strchr(c, ',');
+        if (k < 3 && !end) break;
+        if (k == 3 && end) return pq_host->seterr("dataset 'prosqa': option 'markers' = '%s' has more than 4 entries", s);
+        size_t n = end ? (size_t)(end - c) : strlen(c);
+        int digits = 1, ok = n > 0;
+        for (size_t i = 0; i < n; i++) {
+            unsigned char ch = (unsigned char)c[i];
+            ok &= ch > ' ' && ch != 0x7f;
+            digits &= ch >= '0' && ch <= '9';
+        }
+        if (!ok || digits)
+            return pq_host->seterr("dataset 'prosqa': option 'markers' = '%s': entry %d '%.*s' must be non-empty, "
+                                   "without spaces and not a number",
+                                   s, k + 1, (int)n, c);
+        q->markers[k] = coco_malloc(n + 1, "prosqa markers");
+        memcpy(q->markers[k], c, n);
+        q->markers[k][n] = 0;
+        for (int j = 0; j < k; j++)
+            if (!strcmp(q->markers[j], q->markers[k]))
+                return pq_host->seterr("dataset 'prosqa': option 'markers' = '%s' repeats '%s'", s, q->markers[k]);
+        c = end ? end + 1 : c + n;
+    }
+    if (!q->markers[3])
+        return pq_host->seterr("dataset 'prosqa': option 'markers' = '%s' must list 4 entries: query, root, answer, "
+                               "edge separator",
+                               s);
+    for (int k = 0; k < 4; k++) q->render.markers[k] = q->markers[k];
+    return 0;
 }
 
 static int pq_plugin_create(const coco_options *o, void **self) {
     static const char *const file_opt[PROSQA_NSPLITS] = {"train_file", "valid_file", "test_file"};
     static const char *const count_opt[PROSQA_NSPLITS] = {"n_train", "n_valid", "n_test"};
+    static const char *const formats[] = {"words", "symbolic", NULL};
+    static const char *const id_modes[] = {"creation", "shuffle", "permute", NULL};
+    static const char *const edge_orders[] = {"question", "file", "shuffle", NULL};
     int64_t counts[PROSQA_NSPLITS];
     for (int s = 0; s < PROSQA_NSPLITS; s++) {
         counts[s] = pq_host->opt_int(o, count_opt[s]);
@@ -1103,6 +1598,48 @@ static int pq_plugin_create(const coco_options *o, void **self) {
     q->params.n_nodes = (int)nodes;
     q->params.min_hops = (int)lo;
     q->params.max_hops = (int)hi;
+    int64_t nlo = pq_host->opt_int(o, "min_nodes"), nhi = pq_host->opt_int(o, "max_nodes");
+    if (nlo < 0 || nhi < 0 || nlo > nodes || nhi > nodes || (nhi && nhi < nlo)) {
+        pq_plugin_destroy(q);
+        return pq_host->seterr("dataset 'prosqa': min_nodes = %lld and max_nodes = %lld must be in 0..nodes = %lld "
+                               "(0 = no bound) with min_nodes <= max_nodes",
+                               (long long)nlo, (long long)nhi, (long long)nodes);
+    }
+    q->params.min_nodes = (int)nlo;
+    q->params.max_nodes = (int)nhi;
+    q->filter_files = pq_host->opt_bool(o, "filter_files");
+
+    prosqa_render_opts_default(&q->render);
+    int fmt = pq_choice("format", pq_host->opt_str(o, "format"), formats);
+    int ids = fmt < 0 ? -1 : pq_choice("node_ids", pq_host->opt_str(o, "node_ids"), id_modes);
+    int eo = ids < 0 ? -1 : pq_choice("edge_order", pq_host->opt_str(o, "edge_order"), edge_orders);
+    if (eo < 0) {
+        pq_plugin_destroy(q);
+        return -1;
+    }
+    if (fmt == PROSQA_FORMAT_WORDS && ids != PROSQA_IDS_CREATION) {
+        pq_plugin_destroy(q);
+        return pq_host->seterr("dataset 'prosqa': option 'node_ids' = '%s' needs format=symbolic (words keep the "
+                               "file's names)",
+                               id_modes[ids]);
+    }
+    int64_t space = pq_host->opt_int(o, "id_space"), epoch = pq_host->opt_int(o, "epoch");
+    if (space < 0 || space > 1000000 || epoch < 0 || epoch > INT32_MAX) {
+        pq_plugin_destroy(q);
+        return pq_host->seterr("dataset 'prosqa': id_space = %lld must be in 0..1000000 and epoch = %lld >= 0",
+                               (long long)space, (long long)epoch);
+    }
+    q->render.format = fmt;
+    q->render.node_ids = ids;
+    q->render.edge_order = eo;
+    q->render.id_space = (int)space;
+    q->render.epoch = (int)epoch;
+    q->render.seed = (uint64_t)pq_host->opt_int(o, "render_seed");
+    q->render.frontiers = pq_host->opt_bool(o, "frontiers");
+    if (pq_parse_markers(q, pq_host->opt_str(o, "markers")) != 0) {
+        pq_plugin_destroy(q);
+        return -1;
+    }
     *self = q;
     return 0;
 }
@@ -1144,22 +1681,18 @@ static char *pq_plugin_path(pq_plugin *q, int s) {
     return found;
 }
 
-/* The graph of an example as compact JSON (malloc'ed). */
-static char *pq_meta_json(const prosqa_example *e) {
-    json_t *o = json_object(), *sym = json_array(), *edges = json_array();
-    for (int i = 0; i < e->n_nodes; i++) json_array_append_new(sym, json_string(e->symbols[i]));
-    for (int i = 0; i < e->n_edges; i++) json_array_append_new(edges, json_pack("[ii]", e->edges[i][0], e->edges[i][1]));
-    json_object_set_new(o, "idx_to_symbol", sym);
-    json_object_set_new(o, "edges", edges);
-    json_object_set_new(o, "root", json_integer(e->root));
-    json_object_set_new(o, "target", json_integer(e->target));
-    json_object_set_new(o, "neg_target", json_integer(e->neg_target));
-    char *txt = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-    json_decref(o);
-    if (!txt) coco_fail("prosqa: out of memory serialising an example's graph");
-    char *copy = coco_strdup(txt); /* jansson's allocator may differ from ours */
-    free(txt);
-    return copy;
+/* Whether e's hop count (root->target distance) and node count are in the
+ * ranges of p (node bounds 0 = none). */
+static int pq_in_ranges(const prosqa_params *p, const prosqa_example *e) {
+    if ((p->min_nodes && e->n_nodes < p->min_nodes) || (p->max_nodes && e->n_nodes > p->max_nodes)) return 0;
+    pq_adj a;
+    pq_adj_build(&a, e->n_nodes, e->edges, e->n_edges);
+    int *d = coco_malloc(sizeof(int) * (size_t)e->n_nodes * 2, "prosqa filter");
+    pq_bfs(&a, e->root, d, NULL, d + e->n_nodes);
+    int h = d[e->target];
+    free(d);
+    pq_adj_free(&a);
+    return h >= p->min_hops && h <= p->max_hops;
 }
 
 static int pq_plugin_load(void *self, const char *split, const coco_example_sink *sink) {
@@ -1172,14 +1705,21 @@ static int pq_plugin_load(void *self, const char *split, const coco_example_sink
     if (!path) return -1;
     prosqa_set set;
     int rc = prosqa_load_json(path, &set);
-    free(path);
     for (int i = 0; rc == 0 && i < set.n; i++) {
         const prosqa_example *e = &set.ex[i];
-        char *meta = pq_meta_json(e);
-        coco_example ex = {e->question, (const char *const *)e->steps, e->n_steps, e->answer, meta};
+        if (q->filter_files && !pq_in_ranges(&q->params, e)) continue;
+        prosqa_rendered r;
+        if (prosqa_render(e, &q->render, &r) != 0) {
+            char *why = coco_strdup(coco_errmsg());
+            rc = coco_seterr("%s: example %d: %s", path, i, why);
+            free(why);
+            break;
+        }
+        coco_example ex = {r.question, (const char *const *)r.steps, r.n_steps, r.answer, r.meta_json};
         rc = sink->add(sink->ud, &ex);
-        free(meta);
+        prosqa_rendered_free(&r);
     }
+    free(path);
     prosqa_set_free(&set);
     return rc ? -1 : 0;
 }

@@ -9,6 +9,14 @@
  *  - Writer/loader round trip; the official valid.json loads and is written back
  *    byte for byte; malformed files give messages naming file:line:column or
  *    example and field.
+ *  - Symbolic rendering token by token on a hand-made graph (question, file
+ *    and shuffled edge orders, markers, words re-rendering, parse errors); the
+ *    shortest-path and BFS frontiers on hand-made graphs (two shortest paths,
+ *    a dead end, a detour, an unreachable target); node ids (creation keeps
+ *    them, shuffle/permute are bijections, deterministic per seed and epoch,
+ *    and remove the creation-order cue); generator filters (hop and node
+ *    ranges, unchanged stream when they reject nothing); the official
+ *    valid.json in symbolic form when present.
  * Temp files go to /tmp/coconut_test_prosqa.<pid>/ and are removed.
  */
 #include "testutil.h"
@@ -555,13 +563,465 @@ static void test_write_errors(void **s) {
     coco_set_error_handler(NULL, NULL);
 }
 
+/* ------------------------------------------------------------ symbolic rendering */
+
+/* Tom (1) reaches rompus (4) over two shortest paths, through wumpus (2) or
+ * gorpus (6) and then yumpus (3); Sam (0) is a lempus (5). The question lists
+ * the facts in another order than `edges` and asks for the candidates swapped. */
+#define HAND_EX \
+    "{\"question\": \"Sam is a lempus. Every yumpus is a rompus. Tom is a gorpus. Every wumpus is a yumpus. Tom is a " \
+    "wumpus. Every gorpus is a yumpus. Is Tom a lempus or rompus?\", \"answer\": \"Tom is a rompus.\", \"steps\": " \
+    "[\"Tom is a gorpus.\", \"Every gorpus is a yumpus.\", \"Every yumpus is a rompus.\"], \"idx_to_symbol\": " \
+    "[\"Sam\", \"Tom\", \"wumpus\", \"yumpus\", \"rompus\", \"lempus\", \"gorpus\"], \"edges\": [[1, 2], [1, 6], " \
+    "[2, 3], [6, 3], [3, 4], [0, 5]], \"root\": 1, \"target\": 4, \"neg_target\": 5}"
+
+static void load_text(const char *name, const char *content, prosqa_set *set) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", g_tmp, name);
+    FILE *f = fopen(path, "wb");
+    fputs(content, f);
+    fclose(f);
+    if (prosqa_load_json(path, set) != 0) fail_msg("%s", coco_errmsg());
+}
+
+/* s split on single spaces must be exactly the NULL-terminated want. */
+static void assert_tokens(const char *s, const char *const *want) {
+    char *copy = coco_strdup(s);
+    int k = 0;
+    for (char *save = NULL, *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save), k++) {
+        if (!want[k]) fail_msg("'%s': more tokens than the %d expected (extra '%s')", s, k, t);
+        if (strcmp(t, want[k])) fail_msg("'%s': token %d is '%s', expected '%s'", s, k, t, want[k]);
+    }
+    if (want[k]) fail_msg("'%s': %d tokens, expected more ('%s' next)", s, k, want[k]);
+    /* single spaces, none leading or trailing */
+    assert_true(s[0] != ' ' && s[strlen(s) - 1] != ' ' && !strstr(s, "  "));
+    free(copy);
+}
+
+static void render_ok(const prosqa_example *e, const prosqa_render_opts *o, prosqa_rendered *r) {
+    if (prosqa_render(e, o, r) != 0) fail_msg("render: %s", coco_errmsg());
+}
+
+static void test_symbolic_render(void **s) {
+    prosqa_set set;
+    load_text("hand.json", "[" HAND_EX "]", &set);
+    const prosqa_example *e = &set.ex[0];
+    char why[256];
+    if (prosqa_check_example(e, why, sizeof why) != 0) fail_msg("hand-made example: %s", why);
+    prosqa_render_opts o;
+    prosqa_render_opts_default(&o);
+    o.format = PROSQA_FORMAT_SYMBOLIC;
+    prosqa_rendered r;
+
+    /* Creation ids, question order: the facts as the question states them. */
+    render_ok(e, &o, &r);
+    static const char *const q_question[] = {"0", "5", "|", "3", "4", "|", "1", "6", "|", "2", "3", "|", "1", "2",
+                                             "|", "6", "3", "Q", "5", "4", "R", "1", NULL};
+    assert_tokens(r.question, q_question);
+    assert_int_equal(r.n_steps, 3);
+    assert_string_equal(r.steps[0], "6"); /* the file's path: gorpus, yumpus, rompus */
+    assert_string_equal(r.steps[1], "3");
+    assert_string_equal(r.steps[2], "4");
+    static const char *const ans[] = {"A", "4", NULL};
+    assert_tokens(r.answer, ans);
+    for (int v = 0; v < e->n_nodes; v++) assert_int_equal(r.ids[v], v);
+    prosqa_rendered_free(&r);
+
+    /* File order and the published bracket markers. */
+    o.edge_order = PROSQA_EDGES_FILE;
+    o.markers[0] = "[Q]", o.markers[1] = "[R]", o.markers[2] = "[A]", o.markers[3] = "|";
+    render_ok(e, &o, &r);
+    static const char *const q_file[] = {"1", "2", "|", "1", "6", "|", "2", "3", "|", "6", "3", "|", "3", "4",
+                                         "|", "0", "5", "[Q]", "5", "4", "[R]", "1", NULL};
+    assert_tokens(r.question, q_file);
+    assert_string_equal(r.answer, "[A] 4");
+    prosqa_rendered_free(&r);
+
+    /* Words: the file's text unchanged; re-rendered in file order. */
+    prosqa_render_opts_default(&o);
+    render_ok(e, &o, &r);
+    assert_string_equal(r.question, e->question);
+    assert_string_equal(r.answer, e->answer);
+    assert_int_equal(r.n_steps, 3);
+    assert_string_equal(r.steps[1], "Every gorpus is a yumpus.");
+    assert_null(r.ids);
+    prosqa_rendered_free(&r);
+    o.edge_order = PROSQA_EDGES_FILE;
+    render_ok(e, &o, &r);
+    assert_string_equal(r.question, "Tom is a wumpus. Tom is a gorpus. Every wumpus is a yumpus. Every gorpus is a "
+                                    "yumpus. Every yumpus is a rompus. Sam is a lempus. Is Tom a lempus or rompus?");
+    /* Words meta: the file's graph only, unless frontiers are asked for. */
+    assert_null(strstr(r.meta_json, "frontier"));
+    assert_string_equal(r.meta_json + strlen(r.meta_json) - 16, ",\"neg_target\":5}");
+    prosqa_rendered_free(&r);
+    o.frontiers = 1;
+    render_ok(e, &o, &r);
+    assert_non_null(strstr(r.meta_json, ",\"neg_target\":5,\"format\":\"words\",\"hops\":3,\"frontier\":[[2,6],[3],[4]],"
+                                        "\"bfs_frontier\":[[2,6],[3],[4]],\"node_tokens\":[\"Sam\",\"Tom\",\"wumpus\","));
+    prosqa_rendered_free(&r);
+
+    /* The meta JSON carries the graph, both frontiers and the node tokens. */
+    prosqa_render_opts_default(&o);
+    o.format = PROSQA_FORMAT_SYMBOLIC;
+    render_ok(e, &o, &r);
+    assert_string_equal(r.meta_json,
+                        "{\"idx_to_symbol\":[\"Sam\",\"Tom\",\"wumpus\",\"yumpus\",\"rompus\",\"lempus\",\"gorpus\"],"
+                        "\"edges\":[[1,2],[1,6],[2,3],[6,3],[3,4],[0,5]],\"root\":1,\"target\":4,\"neg_target\":5,"
+                        "\"format\":\"symbolic\",\"hops\":3,\"frontier\":[[2,6],[3],[4]],\"bfs_frontier\":[[2,6],[3],[4]],"
+                        "\"node_tokens\":[\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\"]}");
+    prosqa_rendered_free(&r);
+
+    /* Errors name what cannot be parsed; file order does not need the question. */
+    prosqa_example x = *e;
+    char *steps[3] = {e->steps[0], "Every wumpus is a rompus.", e->steps[2]};
+    x.steps = steps;
+    assert_int_equal(prosqa_render(&x, &o, &r), -1);
+    assert_non_null(strstr(coco_errmsg(), "step 1 'Every wumpus is a rompus.' is not the sentence of an edge"));
+    assert_null(r.question);
+    x = *e;
+    x.question = "Sam is a lempus. Tom is a rompus. Is Tom a lempus or rompus?";
+    assert_int_equal(prosqa_render(&x, &o, &r), -1);
+    assert_non_null(strstr(coco_errmsg(), "question fact 1 'Tom is a rompus.'"));
+    x.question = "Sam is a lempus. Is Tom a yumpus or rompus?";
+    o.edge_order = PROSQA_EDGES_FILE;
+    assert_int_equal(prosqa_render(&x, &o, &r), -1);
+    assert_non_null(strstr(coco_errmsg(), "does not end with the query 'Is Tom a rompus or lempus?'"));
+    o.edge_order = PROSQA_EDGES_SHUFFLE; /* draws the candidate order itself */
+    render_ok(&x, &o, &r);
+    prosqa_rendered_free(&r);
+    prosqa_set_free(&set);
+}
+
+/* ------------------------------------------------------------ frontiers */
+
+static void assert_set(const int *off, const int *v, int k, const int *want, int nwant) {
+    int n = off[k] - off[k - 1];
+    int ok = n == nwant;
+    for (int i = 0; ok && i < n; i++) ok = v[off[k - 1] + i] == want[i];
+    if (!ok) {
+        char got[256] = "", w[256] = "";
+        for (int i = 0; i < n; i++) snprintf(got + strlen(got), sizeof got - strlen(got), " %d", v[off[k - 1] + i]);
+        for (int i = 0; i < nwant; i++) snprintf(w + strlen(w), sizeof w - strlen(w), " %d", want[i]);
+        fail_msg("k = %d: got {%s }, expected {%s }", k, got, w);
+    }
+}
+
+static void test_frontiers(void **s) {
+    /* Root 0, target 4 at distance 3 over two shortest paths 0-1-3-4 and
+     * 0-2-3-4; a dead-end branch 0-5-6; a detour 1-7-8-9-4 that reaches the
+     * target but not on a shortest path; 11-12-4 unreachable from the root. */
+    int edges[][2] = {{0, 1}, {0, 2}, {1, 3}, {2, 3}, {3, 4}, {0, 5}, {5, 6},
+                      {1, 7}, {7, 8}, {8, 9}, {9, 4}, {11, 12}, {12, 4}};
+    prosqa_example e = {0};
+    e.n_nodes = 13;
+    e.edges = edges;
+    e.n_edges = (int)(sizeof edges / sizeof *edges);
+    e.root = 0, e.target = 4, e.neg_target = 10;
+    prosqa_frontier f;
+    prosqa_frontiers(&e, &f);
+    assert_int_equal(f.hops, 3);
+    assert_set(f.sp_off, f.sp, 1, (int[]){1, 2}, 2);
+    assert_set(f.sp_off, f.sp, 2, (int[]){3}, 1);
+    assert_set(f.sp_off, f.sp, 3, (int[]){4}, 1);
+    assert_set(f.bfs_off, f.bfs, 1, (int[]){1, 2, 5}, 3);
+    assert_set(f.bfs_off, f.bfs, 2, (int[]){3, 6, 7}, 3);
+    assert_set(f.bfs_off, f.bfs, 3, (int[]){4, 8}, 2);
+    prosqa_frontier_free(&f);
+
+    /* A shortcut 5-4 makes 0-5-4 the only shortest path (D = 2). */
+    int edges2[][2] = {{0, 1}, {0, 2}, {1, 3}, {2, 3}, {3, 4}, {0, 5}, {5, 6}, {5, 4}};
+    e.edges = edges2;
+    e.n_edges = 8;
+    prosqa_frontiers(&e, &f);
+    assert_int_equal(f.hops, 2);
+    assert_set(f.sp_off, f.sp, 1, (int[]){5}, 1);
+    assert_set(f.sp_off, f.sp, 2, (int[]){4}, 1);
+    assert_set(f.bfs_off, f.bfs, 1, (int[]){1, 2, 5}, 3);
+    assert_set(f.bfs_off, f.bfs, 2, (int[]){3, 4, 6}, 3);
+    prosqa_frontier_free(&f);
+
+    /* Unreachable target: no hops, no sets. */
+    e.target = 11;
+    prosqa_frontiers(&e, &f);
+    assert_int_equal(f.hops, -1);
+    assert_null(f.sp);
+    assert_null(f.bfs_off);
+    prosqa_frontier_free(&f);
+}
+
+/* ------------------------------------------------------------ node ids */
+
+/* Maps every all-digit token of s through ids (other tokens unchanged). */
+static char *map_ids(const char *s, const int *ids) {
+    pq_buf b = {0};
+    char *copy = coco_strdup(s);
+    int k = 0;
+    for (char *save = NULL, *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save), k++) {
+        if (k) pq_buf_str(&b, " ");
+        if (t[0] >= '0' && t[0] <= '9') pq_buf_int(&b, ids[atoi(t)]);
+        else pq_buf_str(&b, t);
+    }
+    free(copy);
+    return b.s;
+}
+
+static int same_ids(const prosqa_rendered *a, const prosqa_rendered *b, int n) {
+    return !memcmp(a->ids, b->ids, sizeof(int) * (size_t)n);
+}
+
+static void test_node_ids(void **s) {
+    prosqa_params p;
+    prosqa_params_default(&p);
+    coco_rng rng;
+    coco_rng_seed(&rng, 77);
+    enum { NG = 200 };
+    int root01[3] = {0}, ascending[3] = {0};
+    for (int g = 0; g < NG; g++) {
+        prosqa_example e;
+        assert_int_equal(prosqa_generate_example(&p, &rng, &e), 0);
+        int n = e.n_nodes;
+        prosqa_render_opts o;
+        prosqa_render_opts_default(&o);
+        o.format = PROSQA_FORMAT_SYMBOLIC;
+        o.seed = 11;
+        prosqa_rendered cr, r1, r2, r3;
+        render_ok(&e, &o, &cr); /* creation: the file's indices */
+        for (int v = 0; v < n; v++) assert_int_equal(cr.ids[v], v);
+        for (int mode = PROSQA_IDS_CREATION; mode <= PROSQA_IDS_PERMUTE; mode++) {
+            o.node_ids = mode;
+            o.epoch = 0;
+            render_ok(&e, &o, &r1);
+            /* A bijection onto 0..n-1. */
+            char *seen = calloc((size_t)n, 1);
+            for (int v = 0; v < n; v++) {
+                assert_true(r1.ids[v] >= 0 && r1.ids[v] < n);
+                assert_false(seen[r1.ids[v]]);
+                seen[r1.ids[v]] = 1;
+            }
+            free(seen);
+            /* The rendering is the creation rendering relabelled, token by token. */
+            char *q = map_ids(cr.question, r1.ids), *a = map_ids(cr.answer, r1.ids);
+            assert_string_equal(r1.question, q);
+            assert_string_equal(r1.answer, a);
+            free(q), free(a);
+            for (int k = 0; k < cr.n_steps; k++) {
+                char *st = map_ids(cr.steps[k], r1.ids);
+                assert_string_equal(r1.steps[k], st);
+                free(st);
+            }
+            /* Deterministic for a seed and epoch. */
+            render_ok(&e, &o, &r2);
+            assert_true(same_ids(&r1, &r2, n));
+            assert_string_equal(r1.question, r2.question);
+            prosqa_rendered_free(&r2);
+            /* Another epoch: permute relabels, shuffle and creation do not. */
+            o.epoch = 1;
+            render_ok(&e, &o, &r2);
+            if (mode == PROSQA_IDS_PERMUTE) assert_false(same_ids(&r1, &r2, n));
+            else assert_true(same_ids(&r1, &r2, n));
+            prosqa_rendered_free(&r2);
+            /* Another seed: another relabelling (except creation). */
+            o.epoch = 0;
+            o.seed = 12;
+            render_ok(&e, &o, &r3);
+            if (mode == PROSQA_IDS_CREATION) assert_true(same_ids(&r1, &r3, n));
+            else assert_false(same_ids(&r1, &r3, n));
+            prosqa_rendered_free(&r3);
+            o.seed = 11;
+            /* The depth cue: root among ids 0/1, every edge ascending. */
+            root01[mode] += r1.ids[e.root] <= 1;
+            int asc = 1;
+            for (int k = 0; k < e.n_edges; k++) asc &= r1.ids[e.edges[k][0]] < r1.ids[e.edges[k][1]];
+            ascending[mode] += asc;
+            prosqa_rendered_free(&r1);
+        }
+        /* id_space: distinct ids below it; too small is an error. */
+        o.node_ids = PROSQA_IDS_SHUFFLE;
+        o.id_space = 64;
+        render_ok(&e, &o, &r1);
+        int above = 0;
+        for (int v = 0; v < n; v++) {
+            assert_true(r1.ids[v] >= 0 && r1.ids[v] < 64);
+            above += r1.ids[v] >= n;
+            for (int w = 0; w < v; w++) assert_int_not_equal(r1.ids[v], r1.ids[w]);
+        }
+        assert_true(above > 0); /* all n below n: probability 1 / C(64, n) */
+        prosqa_rendered_free(&r1);
+        o.id_space = n - 1;
+        assert_int_equal(prosqa_render(&e, &o, &r1), -1);
+        assert_non_null(strstr(coco_errmsg(), "more than id_space"));
+        /* Edge shuffle: a fresh order per epoch, the same edges. */
+        o.id_space = 0;
+        o.node_ids = PROSQA_IDS_CREATION;
+        o.edge_order = PROSQA_EDGES_SHUFFLE;
+        render_ok(&e, &o, &r1);
+        o.epoch = 1;
+        render_ok(&e, &o, &r2);
+        assert_string_not_equal(r1.question, r2.question);
+        assert_int_equal(strlen(r1.question), strlen(r2.question));
+        o.epoch = 0;
+        render_ok(&e, &o, &r3);
+        assert_string_equal(r1.question, r3.question);
+        prosqa_rendered_free(&r1), prosqa_rendered_free(&r2), prosqa_rendered_free(&r3);
+        prosqa_rendered_free(&cr);
+        prosqa_example_free(&e);
+    }
+    printf("# root id in {0,1}: creation %d, shuffle %d, permute %d of %d; all edges ascending: %d, %d, %d\n", root01[0],
+           root01[1], root01[2], NG, ascending[0], ascending[1], ascending[2]);
+    assert_int_equal(root01[0], NG);
+    assert_int_equal(ascending[0], NG);
+    for (int mode = 1; mode <= 2; mode++) {
+        assert_true(root01[mode] < NG / 3); /* about 2/n of the graphs */
+        assert_true(ascending[mode] == 0);   /* ~36 edges all ascending: ~1/36! */
+    }
+}
+
+/* ------------------------------------------------------------ generator filters */
+
+static void test_filters(void **s) {
+    prosqa_params p;
+    prosqa_params_default(&p);
+    p.n_nodes = 16, p.min_hops = 3, p.max_hops = 4;
+    int counts[PROSQA_NSPLITS] = {300, 50, 50};
+    prosqa_set free_sets[PROSQA_NSPLITS], sets[PROSQA_NSPLITS], wide[PROSQA_NSPLITS];
+    assert_int_equal(prosqa_generate_splits(&p, 5, counts, free_sets), 0);
+    /* A range that rejects nothing leaves the stream unchanged. */
+    p.min_nodes = 1, p.max_nodes = 40;
+    assert_int_equal(prosqa_generate_splits(&p, 5, counts, wide), 0);
+    p.min_nodes = 14, p.max_nodes = 16;
+    assert_int_equal(prosqa_generate_splits(&p, 5, counts, sets), 0);
+    int outside = 0, sizes[17] = {0}, hops[5] = {0};
+    char why[512];
+    for (int sp = 0; sp < PROSQA_NSPLITS; sp++) {
+        assert_int_equal(sets[sp].n, counts[sp]);
+        for (int i = 0; i < counts[sp]; i++) {
+            assert_examples_equal(&wide[sp].ex[i], &free_sets[sp].ex[i]);
+            const prosqa_example *e = &sets[sp].ex[i];
+            if (prosqa_check_example(e, why, sizeof why) != 0) fail_msg("%s", why);
+            assert_true(e->n_nodes >= 14 && e->n_nodes <= 16);
+            assert_true(e->n_steps >= 3 && e->n_steps <= 4);
+            prosqa_frontier f;
+            prosqa_frontiers(e, &f);
+            assert_int_equal(f.hops, e->n_steps);
+            prosqa_frontier_free(&f);
+            sizes[e->n_nodes]++, hops[e->n_steps]++;
+            int n = free_sets[sp].ex[i].n_nodes;
+            outside += n < 14 || n > 16;
+            assert_true(free_sets[sp].ex[i].n_steps >= 3 && free_sets[sp].ex[i].n_steps <= 4);
+        }
+    }
+    printf("# filtered: nodes 14/15/16 = %d/%d/%d, hops 3/4 = %d/%d; without the size filter %d of 400 outside 14..16\n",
+           sizes[14], sizes[15], sizes[16], hops[3], hops[4], outside);
+    assert_true(outside > 0); /* the filter has something to do */
+    assert_true(hops[3] > 0 && hops[4] > 0);
+    for (int sp = 0; sp < PROSQA_NSPLITS; sp++)
+        prosqa_set_free(&free_sets[sp]), prosqa_set_free(&sets[sp]), prosqa_set_free(&wide[sp]);
+    /* Impossible ranges: a clear error, or misuse. */
+    p.min_nodes = 3, p.max_nodes = 3;
+    coco_rng r;
+    coco_rng_seed(&r, 1);
+    prosqa_example e;
+    assert_int_equal(prosqa_generate_example(&p, &r, &e), -1);
+    assert_non_null(strstr(coco_errmsg(), "node count 3..3"));
+    p.min_nodes = 10, p.max_nodes = 9;
+    EXPECT_FAIL(prosqa_generate_example(&p, &r, &e), "node count range [10, 9]");
+    coco_set_error_handler(NULL, NULL);
+    /* The plugin's file filter: hop and node ranges on any example. */
+    prosqa_params_default(&p);
+    p.min_hops = p.max_hops = 3;
+    prosqa_set hand;
+    load_text("hand2.json", "[" HAND_EX "]", &hand);
+    assert_true(pq_in_ranges(&p, &hand.ex[0]));
+    p.min_hops = p.max_hops = 4;
+    assert_false(pq_in_ranges(&p, &hand.ex[0]));
+    p.min_hops = 3, p.max_nodes = 6;
+    assert_false(pq_in_ranges(&p, &hand.ex[0]));
+    p.max_nodes = 7;
+    assert_true(pq_in_ranges(&p, &hand.ex[0]));
+    prosqa_set_free(&hand);
+}
+
+/* ------------------------------------------------------------ official data, symbolic */
+
+static void test_official_symbolic(void **s) {
+    const char *ov = official_valid();
+    if (!ov) {
+        printf("# skipped: official ProsQA valid.json not found (../shared/data/prosqa or $COCONUT_SHARED_DATA)\n");
+        skip();
+    }
+    prosqa_set off;
+    if (prosqa_load_json(ov, &off) != 0) fail_msg("%s", coco_errmsg());
+    prosqa_render_opts o;
+    prosqa_render_opts_default(&o);
+    o.format = PROSQA_FORMAT_SYMBOLIC;
+    prosqa_rendered r;
+    /* Example 0, checked against an independent rendering of the JSON. */
+    render_ok(&off.ex[0], &o, &r);
+    assert_string_equal(r.question, "2 5 | 2 11 | 3 6 | 3 8 | 8 14 | 4 5 | 7 13 | 7 11 | 3 14 | 14 16 | 1 3 | 2 15 | "
+                                    "11 12 | 0 2 | 8 9 | 0 6 | 2 12 | 2 7 | 3 9 | 12 15 | 6 10 | 1 17 | 5 7 Q 16 13 R 1");
+    assert_int_equal(r.n_steps, 3);
+    assert_string_equal(r.steps[0], "3"), assert_string_equal(r.steps[1], "14"), assert_string_equal(r.steps[2], "16");
+    assert_string_equal(r.answer, "A 16");
+    assert_non_null(strstr(r.meta_json, "\"hops\":3,\"frontier\":[[3],[14],[16]],"
+                                        "\"bfs_frontier\":[[3,17],[6,8,9,14],[10,16]]"));
+    prosqa_rendered_free(&r);
+    /* Every example: 3E - 1 + 5 question tokens, a path along edges to the
+     * target whose k-th node is in the shortest-path frontier k, which is a
+     * subset of the BFS frontier k; the frontier at D is the target. */
+    prosqa_params p;
+    prosqa_params_default(&p);
+    p.min_hops = 3, p.max_hops = 4;
+    int in34 = 0;
+    double sp_size[7] = {0}, bfs_size[7] = {0};
+    int at_k[7] = {0};
+    for (int i = 0; i < off.n; i++) {
+        const prosqa_example *e = &off.ex[i];
+        render_ok(e, &o, &r);
+        int ntok = 1;
+        for (const char *c = r.question; *c; c++) ntok += *c == ' ';
+        assert_int_equal(ntok, 3 * e->n_edges - 1 + 5);
+        prosqa_frontier f;
+        prosqa_frontiers(e, &f);
+        assert_int_equal(f.hops, e->n_steps);
+        int prev = e->root;
+        for (int k = 1; k <= e->n_steps; k++) {
+            int v = atoi(r.steps[k - 1]), edge = 0, in_sp = 0;
+            for (int j = 0; j < e->n_edges; j++) edge |= e->edges[j][0] == prev && e->edges[j][1] == v;
+            assert_true(edge);
+            for (int j = f.sp_off[k - 1]; j < f.sp_off[k]; j++) in_sp |= f.sp[j] == v;
+            assert_true(in_sp);
+            for (int j = f.sp_off[k - 1]; j < f.sp_off[k]; j++) {
+                int in_bfs = 0;
+                for (int t = f.bfs_off[k - 1]; t < f.bfs_off[k]; t++) in_bfs |= f.bfs[t] == f.sp[j];
+                assert_true(in_bfs);
+            }
+            sp_size[k] += f.sp_off[k] - f.sp_off[k - 1], bfs_size[k] += f.bfs_off[k] - f.bfs_off[k - 1], at_k[k]++;
+            prev = v;
+        }
+        assert_int_equal(prev, e->target);
+        assert_int_equal(f.sp_off[f.hops] - f.sp_off[f.hops - 1], 1);
+        assert_int_equal(f.sp[f.sp_off[f.hops - 1]], e->target);
+        in34 += pq_in_ranges(&p, e);
+        prosqa_frontier_free(&f);
+        prosqa_rendered_free(&r);
+    }
+    printf("# official valid, symbolic: frontier sizes k=1..4 %.2f %.2f %.2f %.2f, BFS %.2f %.2f %.2f %.2f; "
+           "%d of %d with 3-4 hops\n",
+           sp_size[1] / at_k[1], sp_size[2] / at_k[2], sp_size[3] / at_k[3], sp_size[4] / at_k[4], bfs_size[1] / at_k[1],
+           bfs_size[2] / at_k[2], bfs_size[3] / at_k[3], bfs_size[4] / at_k[4], in34, off.n);
+    assert_int_equal(in34, 257); /* the published 3-4-hop valid subset */
+    prosqa_set_free(&off);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_statistics),     cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_dedupe),         cmocka_unit_test(test_self_consistency),
         cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_default_sizes),
         cmocka_unit_test(test_official_valid), cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_write_errors),
+        cmocka_unit_test(test_write_errors),   cmocka_unit_test(test_symbolic_render),
+        cmocka_unit_test(test_frontiers),      cmocka_unit_test(test_node_ids),
+        cmocka_unit_test(test_filters),        cmocka_unit_test(test_official_symbolic),
     };
     return cmocka_run_group_tests_name("prosqa", tests, setup, teardown);
 }
