@@ -8,6 +8,7 @@
  *       greedy evaluation: prompts of P tokens ending in <bot>, N thoughts, <eot>,
  *       then exactly A new tokens (eos is an id the model never predicts),
  *       BATCH (default 64) prompts per call; seconds per question.
+ *       --profile: the per-op profile of one extra call (stderr).
  *
  * The token layout is the one bench/torch_small.py builds, so both sides run the
  * same work: the last three ids are <bot>, <eot>, <latent>; row b, column t
@@ -113,7 +114,7 @@ static int bench_train(int L, int D, int H, int V, int B, int T, int N, int step
     return 0;
 }
 
-static int bench_eval(int L, int D, int H, int V, int P, int N, int A, int questions, int batch) {
+static int bench_eval(int L, int D, int H, int V, int P, int N, int A, int questions, int batch, int profile) {
     /* one more id than training: eos, whose LM-head row is zero so it never wins */
     coco_gpt2 *m = small_model(L, D, H, V + 1, P + N + A + 16 > 256 ? P + N + A + 16 : 256);
     int START = V - 3, END = V - 2, LAT = V - 1, EOS = V;
@@ -134,20 +135,30 @@ static int bench_eval(int L, int D, int H, int V, int P, int N, int A, int quest
     if (calls < 1) calls = 1;
     if (calls > 255) calls = 255;
     double times[256];
-    for (int r = 0; r <= calls; r++) {
+    for (int r = 0; r <= calls + (profile ? 1 : 0); r++) {
         coco_gen_result res;
+        if (profile && r == calls + 1) {
+            coco_profile_reset();
+            coco_profile_enabled = 1;
+        }
         double t0 = coco_now();
         if (coco_latent_generate(m, &ids, batch, (const int32_t *const *)pr, len, &o, &res) != 0) {
             fprintf(stderr, "bench_small: %s\n", coco_errmsg());
             return 1;
         }
-        if (r > 0) times[r - 1] = (coco_now() - t0) / batch;
+        if (r > 0 && r <= calls) times[r - 1] = (coco_now() - t0) / batch;
         for (int i = 0; i < batch; i++)
             if (res.n_tokens[i] != A) {
                 fprintf(stderr, "bench_small: prompt %d produced %d tokens, not %d\n", i, res.n_tokens[i], A);
                 return 1;
             }
         coco_gen_result_free(&res);
+    }
+    if (profile) {
+        coco_profile_enabled = 0;
+        fprintf(stderr, "per-op profile, one eval call of %d prompts, L=%d d=%d H=%d V=%d P=%d N=%d A=%d threads=%d:\n", batch,
+                L, D, H, V, P, N, A, coco_threads());
+        coco_profile_report(stderr);
     }
     printf("{\"mode\":\"eval\",\"L\":%d,\"d\":%d,\"H\":%d,\"V\":%d,\"P\":%d,\"N\":%d,\"A\":%d,\"batch\":%d,\"threads\":%d,"
            "\"questions\":%d,\"per_question_s\":%.7f}\n",
@@ -170,7 +181,7 @@ int main(int argc, char **argv) {
     if (argc >= 11 && !strcmp(argv[1], "eval")) {
         coco_set_threads(atoi(argv[9]));
         return bench_eval(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[7]),
-                          atoi(argv[8]), atoi(argv[10]), argc >= 12 ? atoi(argv[11]) : 64);
+                          atoi(argv[8]), atoi(argv[10]), argc >= 12 ? atoi(argv[11]) : 64, profile);
     }
     fprintf(stderr,
             "usage: %s train L D H V B T N THREADS STEPS [--profile]\n"
