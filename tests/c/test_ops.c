@@ -665,6 +665,191 @@ static void test_bad_input_messages(void **s) {
     coco_tape_free(tp);
 }
 
+/* ------------------------------------------------------------ attention kernels at research sizes */
+
+typedef struct attn_shape {
+    int64_t B, H, D, t0, Tn; /* t0 = -1: no cache (span at column 0) */
+    int masked;              /* pad a prefix of row 0's keys (a fully padded first query) and one key of row 1 */
+} attn_shape;
+
+/* fmax that does not drop a NaN error (it counts as infinite). */
+static double worse(double worst, double err) { return isnan(err) ? INFINITY : fmax(worst, err); }
+
+/* Forward and backward of one shape against a naive double-precision reference
+ * (softmax, uniform rows for queries with no attendable key, gradients of
+ * sum(out * G) for a random G); then the same run at 2 threads is bitwise equal. */
+static void check_attention_shape(const attn_shape *sh) {
+    int64_t B = sh->B, H = sh->H, D = sh->D, Tn = sh->Tn, C = H * D, C3 = 3 * C;
+    int cached = sh->t0 >= 0;
+    int64_t t0 = cached ? sh->t0 : 0, Tk = t0 + Tn, Tmax = Tk + 3;
+    coco_tensor *qkv = req(tu_randn(200 + (uint64_t)D, 1.0f, 3, B, Tn, C3));
+    coco_tensor *K0 = tu_randn(300 + (uint64_t)D, 1.0f, 4, B, H, Tmax, D), *V0 = tu_randn(400 + (uint64_t)D, 1.0f, 4, B, H, Tmax, D);
+    coco_tensor *G = tu_randn(500 + (uint64_t)D, 1.0f, 3, B, Tn, C);
+    coco_tensor *mask = NULL;
+    int32_t *mv = malloc((size_t)(B * Tk) * 4);
+    for (int64_t i = 0; i < B * Tk; i++) mv[i] = 1;
+    if (sh->masked) {
+        for (int64_t j = 0; j < Tk / 2 + 1; j++) mv[j] = 0;
+        if (B > 1) mv[Tk + Tk / 3] = 0;
+        mask = mask2(B, Tk, mv);
+    }
+    /* Reference. */
+    int64_t nK = B * H * Tk * D;
+    double *dq = calloc((size_t)(B * Tn * C), sizeof(double)), *dk = calloc((size_t)nK, sizeof(double));
+    double *dv = calloc((size_t)nK, sizeof(double)), *ref = calloc((size_t)(B * Tn * C), sizeof(double));
+    double *P = malloc((size_t)Tk * sizeof(double)), *dP = malloc((size_t)Tk * sizeof(double));
+    const float *x = coco_f32(qkv), *g = coco_f32(G);
+    double scale = 1.0 / sqrt((double)D);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++) {
+#define KEY(j) ((j) < t0 ? coco_f32(K0) + ((b * H + h) * Tmax + (j)) * D : x + (b * Tn + (j) - t0) * C3 + C + h * D)
+#define VAL(j) ((j) < t0 ? coco_f32(V0) + ((b * H + h) * Tmax + (j)) * D : x + (b * Tn + (j) - t0) * C3 + 2 * C + h * D)
+            for (int64_t i = 0; i < Tn; i++) {
+                const float *q = x + (b * Tn + i) * C3 + h * D, *gi = g + (b * Tn + i) * C + h * D;
+                int64_t lim = t0 + i;
+                int any = 0;
+                for (int64_t j = 0; j <= lim; j++) any |= mv[b * Tk + j];
+                double mx = -INFINITY, z = 0, dot = 0;
+                for (int64_t j = 0; j <= lim; j++) {
+                    double s = 0;
+                    for (int64_t e = 0; e < D; e++) s += (double)q[e] * KEY(j)[e];
+                    P[j] = !any ? 0.0 : mv[b * Tk + j] ? s * scale : -INFINITY;
+                    mx = fmax(mx, P[j]);
+                }
+                for (int64_t j = 0; j <= lim; j++) z += (P[j] = exp(P[j] - mx));
+                for (int64_t j = 0; j <= lim; j++) {
+                    P[j] /= z;
+                    dP[j] = 0;
+                    for (int64_t e = 0; e < D; e++) {
+                        ref[(b * Tn + i) * C + h * D + e] += P[j] * VAL(j)[e];
+                        dv[((b * H + h) * Tk + j) * D + e] += P[j] * gi[e];
+                        dP[j] += (double)gi[e] * VAL(j)[e];
+                    }
+                    dot += P[j] * dP[j];
+                }
+                if (!any) continue;
+                for (int64_t j = 0; j <= lim; j++) {
+                    double ds = P[j] * (dP[j] - dot) * scale;
+                    for (int64_t e = 0; e < D; e++) {
+                        dq[(b * Tn + i) * C + h * D + e] += ds * KEY(j)[e];
+                        dk[((b * H + h) * Tk + j) * D + e] += ds * q[e];
+                    }
+                }
+            }
+#undef KEY
+#undef VAL
+        }
+    /* Run 0: 1 thread, checked against the reference. Run 1: 2 threads, bitwise
+     * equal to run 0. Run 2: qkv and caches on the tape, so their gradients come
+     * fresh (uninitialised) from the tape's pool, filled with NaN buffers before
+     * the backward: every element must be written before it is accumulated into. */
+    float *first_out = NULL, *first_g = NULL;
+    int old = coco_threads();
+    for (int run = 0; run < 3; run++) {
+        coco_set_threads(run == 1 ? 2 : 1);
+        coco_tape *tp = coco_tape_new();
+        coco_tensor *K = NULL, *V = NULL, *xq = qkv;
+        if (cached) {
+            K = run == 2 ? coco_tape_tensor(tp, COCO_F32, 4, K0->shape) : coco_tensor_new(COCO_F32, 4, K0->shape);
+            V = run == 2 ? coco_tape_tensor(tp, COCO_F32, 4, V0->shape) : coco_tensor_new(COCO_F32, 4, V0->shape);
+            memcpy(K->data, K0->data, (size_t)K0->numel * 4);
+            memcpy(V->data, V0->data, (size_t)V0->numel * 4);
+        }
+        if (run == 2) {
+            xq = coco_tape_tensor(tp, COCO_F32, 3, qkv->shape);
+            memcpy(xq->data, qkv->data, (size_t)qkv->numel * 4);
+            xq->requires_grad = 1;
+        }
+        coco_zero_grad(qkv);
+        coco_tensor *out = coco_attention(tp, xq, K, V, t0, mask, (int)H, 0.0f);
+        if (run == 2) { /* every free pool buffer the gradients could come from is NaN */
+            size_t sizes[3] = {(size_t)qkv->numel * 4, (size_t)K0->numel * 4, (size_t)K0->numel * 4};
+            void *bufs[9];
+            for (int k = 0; k < 9; k++) {
+                bufs[k] = coco_tape_temp(tp, sizes[k % 3]);
+                for (size_t e = 0; e < sizes[k % 3] / 4; e++) ((float *)bufs[k])[e] = NAN;
+            }
+            for (int k = 0; k < 9; k++) coco_tape_temp_free(tp, bufs[k]);
+        }
+        coco_backward_from(tp, out, G);
+        const float *o = coco_f32(out), *gq = coco_f32(xq->grad);
+        if (run != 1) {
+            double worst = 0;
+            for (int64_t b = 0; b < B; b++)
+                for (int64_t i = 0; i < Tn; i++)
+                    for (int64_t h = 0; h < H; h++)
+                        for (int64_t e = 0; e < D; e++) {
+                            int64_t r = (b * Tn + i) * C + h * D + e, kv = ((b * H + h) * Tk + t0 + i) * D + e;
+                            const float *row = gq + (b * Tn + i) * C3 + h * D + e;
+                            worst = worse(worst, fabs(o[r] - ref[r]) / (1 + fabs(ref[r])));
+                            worst = worse(worst, fabs(row[0] - dq[r]) / (1 + fabs(dq[r])));
+                            worst = worse(worst, fabs(row[C] - dk[kv]) / (1 + fabs(dk[kv])));
+                            worst = worse(worst, fabs(row[2 * C] - dv[kv]) / (1 + fabs(dv[kv])));
+                        }
+            if (cached && K->grad) /* prefix columns in the cache grads, nothing at or past the span
+                                    * (a pooled grad of a cache used from column 0 is given back) */
+                for (int64_t bh = 0; bh < B * H; bh++)
+                    for (int64_t j = 0; j < Tmax; j++)
+                        for (int64_t e = 0; e < D; e++) {
+                            float a = coco_f32(K->grad)[(bh * Tmax + j) * D + e], c = coco_f32(V->grad)[(bh * Tmax + j) * D + e];
+                            double rk = j < t0 ? dk[(bh * Tk + j) * D + e] : 0, rv = j < t0 ? dv[(bh * Tk + j) * D + e] : 0;
+                            worst = worse(worst, fabs(a - rk) / (1 + fabs(rk)));
+                            worst = worse(worst, fabs(c - rv) / (1 + fabs(rv)));
+                        }
+            if (!(worst < 1e-4))
+                fail_msg("attention B=%lld H=%lld D=%lld t0=%lld Tn=%lld masked=%d run %d: worst error %.3g", (long long)B,
+                         (long long)H, (long long)D, (long long)sh->t0, (long long)Tn, sh->masked, run, worst);
+        }
+        if (run == 0) {
+            first_out = malloc((size_t)out->numel * 4);
+            first_g = malloc((size_t)qkv->numel * 4);
+            memcpy(first_out, o, (size_t)out->numel * 4);
+            memcpy(first_g, gq, (size_t)qkv->numel * 4);
+        } else if (run == 1) {
+            assert_memory_equal(first_out, o, (size_t)out->numel * 4);
+            assert_memory_equal(first_g, gq, (size_t)qkv->numel * 4);
+        }
+        coco_tape_free(tp);
+        if (cached && run != 2) {
+            coco_tensor_release(K);
+            coco_tensor_release(V);
+        }
+    }
+    coco_set_threads(old);
+    free(first_out), free(first_g), free(dq), free(dk), free(dv), free(ref), free(P), free(dP), free(mv);
+    if (mask) coco_tensor_release(mask);
+    coco_tensor_release(qkv), coco_tensor_release(K0), coco_tensor_release(V0), coco_tensor_release(G);
+}
+
+/* Head sizes that are and are not multiples of the vector width, several query
+ * blocks (Tn > 64), one query over a cache (the latent passes), padded keys. */
+static void test_attention_kernel_shapes(void **s) {
+    static const attn_shape shapes[] = {
+        {2, 2, 32, -1, 80, 1},  /* two query blocks, no cache */
+        {2, 1, 96, 5, 67, 1},   /* D = 96 over a prefix */
+        {2, 2, 13, -1, 70, 1},  /* D not a multiple of 8 */
+        {3, 2, 8, 40, 1, 1},    /* one query over a cache */
+        {2, 3, 20, 10, 3, 1},   /* a few queries over a cache, D = 16 + 4 */
+        {1, 2, 37, 0, 9, 0},    /* odd D, cache from column 0 */
+        {2, 2, 24, 7, 17, 1},   /* D = 16 + 8 */
+        {2, 1, 64, 50, 30, 0},  /* the Coconut pass after the thoughts */
+        {1, 1, 128, 3, 66, 1},  /* GPT-2 XL's head size */
+        {2, 4, 2, -1, 19, 1},   /* tiny heads */
+    };
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) check_attention_shape(&shapes[k]);
+    /* Finite differences (with dropout) on the vector paths with a tail. */
+    int64_t B = 1, Tn = 9, H = 1, D = 10, C = H * D;
+    coco_tensor *in[1] = {req(tu_randn(600, 1.0f, 3, B, Tn, 3 * C))};
+    attn_case c = {0, (int)H, 0.2f, NULL};
+    check_op("attention(D=10, dropout)", "attention", f_attention_nc, 1, in, &c);
+    coco_tensor *inc[3] = {req(tu_randn(601, 1.0f, 3, B, (int64_t)2, 3 * C)), req(tu_randn(602, 1.0f, 4, B, H, (int64_t)9, D)),
+                           req(tu_randn(603, 1.0f, 4, B, H, (int64_t)9, D))};
+    attn_case c2 = {6, (int)H, 0.2f, NULL};
+    check_op("attention(D=10, Tn=2 over a cache, dropout)", "attention", f_attention, 3, inc, &c2);
+    release_all(1, in);
+    release_all(3, inc);
+}
+
 int main(void) {
     coco_runtime_init();
     const struct CMUnitTest tests[] = {
@@ -691,6 +876,7 @@ int main(void) {
         cmocka_unit_test(test_fwd_cross_entropy_reference),
         cmocka_unit_test(test_fwd_attention_reference),
         cmocka_unit_test(test_attention_chunked_equals_full),
+        cmocka_unit_test(test_attention_kernel_shapes),
         cmocka_unit_test(test_grad_accumulates),
         cmocka_unit_test(test_no_grad_records_nothing),
         cmocka_unit_test(test_determinism),
