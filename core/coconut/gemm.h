@@ -21,7 +21,8 @@
 void coco_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                 const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
-/* Same, with an explicit BLIS thread count (>= 1). */
+/* Same with a thread budget: 1 runs on the calling thread; more tiles C for
+ * that many threads, run on the pool (whose size is coco_threads()). */
 void coco_sgemm_threads(int nthreads, int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                         const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
