@@ -45,6 +45,7 @@ local function layout_texts(examples)
 end
 
 local SPECIALS = {"<|start-latent|>", "<|end-latent|>", "<|latent|>"}
+E.layout_texts, E.SPECIALS = layout_texts, SPECIALS -- for tests that build the same vocabulary
 
 function E.tokenizer(o, train)
   local tok

@@ -27,17 +27,9 @@ local function same_list(a, b, what)
   for i = 1, #b do T.eq(a[i], b[i], what .. " item " .. i) end
 end
 
--- The texts coco.experiment builds the word-level vocabulary from.
-local function layout_texts(examples)
-  local t = {}
-  for _, ex in ipairs(examples) do
-    t[#t + 1] = ex.question .. "\n"
-    for _, s in ipairs(ex.steps) do t[#t + 1] = s .. "\n" end
-    t[#t + 1] = "### " .. ex.answer
-  end
-  return t
-end
-local SPECIALS = {"<|start-latent|>", "<|end-latent|>", "<|latent|>"}
+-- The vocabulary is built exactly as coco.experiment builds it.
+local E = require "coco.experiment"
+local layout_texts, SPECIALS = E.layout_texts, E.SPECIALS
 
 T.test("prosqa symbolic: hand-made graph token by token, frontiers in meta_json", function()
   local d = T.tmpdir("pqsym")
