@@ -34,23 +34,9 @@ static coco_gpt2 *model(const char *preset, int extra_vocab) {
 
 static int bench_train(const char *preset, int B, int T, int N, int steps) {
     coco_gpt2 *m = model(preset, 3);
-    int V = m->cfg.vocab_size, START = V - 3, END = V - 2, LAT = V - 1;
-    int s = T - N - 30; /* latents near the end, as in ProsQA (question first) */
-    if (s < 2) s = 2;
-    coco_tensor *ids = coco_tensor_new(COCO_I32, 2, (int64_t[]){B, T}), *lab = coco_tensor_new(COCO_I32, 2, (int64_t[]){B, T});
-    coco_tensor *mask = coco_tensor_new(COCO_I32, 2, (int64_t[]){B, T}), *pos = coco_tensor_new(COCO_I32, 2, (int64_t[]){B, T});
-    coco_tensor_fill(mask, 1);
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            int32_t v = (int32_t)((b * 7919 + t * 104729) % (V - 3));
-            if (t == s - 1) v = START;
-            if (t >= s && t < s + N) v = LAT;
-            if (t == s + N) v = END;
-            coco_i32(ids)[b * T + t] = v;
-            coco_i32(lab)[b * T + t] = t > s + N ? v : -100;
-            coco_i32(pos)[b * T + t] = t;
-        }
-    coco_batch bl = {ids, mask, lab, pos};
+    int V = m->cfg.vocab_size, START = V - 3, LAT = V - 1;
+    coco_batch bl;
+    bench_coconut_batch(B, T, N, V, &bl);
     coco_tape *tp = coco_tape_new();
     double tl[32], tpl[32];
     if (steps > 31) steps = 31;
@@ -74,7 +60,7 @@ static int bench_train(const char *preset, int B, int T, int N, int steps) {
     printf("train %-6s B=%d T=%d thoughts=%d threads=%d: latent %.3f s (%d passes), plain %.3f s, ratio %.2f\n", preset, B, T,
            N, coco_threads(), a, N + 1, b, a / b);
     coco_tape_free(tp);
-    coco_tensor_release(ids), coco_tensor_release(lab), coco_tensor_release(mask), coco_tensor_release(pos);
+    coco_batch_free(&bl);
     coco_gpt2_free(m);
     return 0;
 }

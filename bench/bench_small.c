@@ -45,26 +45,13 @@ static int first_latent(int T, int N) {
 static int bench_train(int L, int D, int H, int V, int B, int T, int N, int steps, int profile) {
     coco_gpt2 *m = small_model(L, D, H, V, T + 16 > 256 ? T + 16 : 256);
     m->training = 1;
-    int START = V - 3, END = V - 2, LAT = V - 1, s = first_latent(T, N);
-    if (s + N + 1 >= T) {
+    int START = V - 3, LAT = V - 1;
+    if (first_latent(T, N) + N + 1 >= T) {
         fprintf(stderr, "bench_small: T=%d is too short for %d latents\n", T, N);
         return 2;
     }
-    int64_t shape[2] = {B, T};
-    coco_tensor *ids = coco_tensor_new(COCO_I32, 2, shape), *lab = coco_tensor_new(COCO_I32, 2, shape);
-    coco_tensor *mask = coco_tensor_new(COCO_I32, 2, shape), *pos = coco_tensor_new(COCO_I32, 2, shape);
-    coco_tensor_fill(mask, 1);
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            int32_t v = (int32_t)(((int64_t)b * 7919 + (int64_t)t * 104729) % (V - 3));
-            if (t == s - 1) v = START;
-            if (t >= s && t < s + N) v = LAT;
-            if (t == s + N) v = END;
-            coco_i32(ids)[b * T + t] = v;
-            coco_i32(lab)[b * T + t] = t > s + N ? v : -100;
-            coco_i32(pos)[b * T + t] = t;
-        }
-    coco_batch bl = {ids, mask, lab, pos};
+    coco_batch bl;
+    bench_coconut_batch(B, T, N, V, &bl);
     coco_adamw_config oc = coco_adamw_defaults();
     oc.lr = 1e-4;
     coco_adamw *opt = coco_adamw_new(m->n_params, m->params, (const char *const *)m->names, &oc);
@@ -109,7 +96,7 @@ static int bench_train(int L, int D, int H, int V, int B, int T, int N, int step
            L, D, H, V, B, T, N, coco_threads(), a, b, a / b, (double)B * T / a, lo, hi, loss0[0], loss0[1], steps);
     coco_tape_free(tp);
     coco_adamw_free(opt);
-    coco_tensor_release(ids), coco_tensor_release(lab), coco_tensor_release(mask), coco_tensor_release(pos);
+    coco_batch_free(&bl);
     coco_gpt2_free(m);
     return 0;
 }
