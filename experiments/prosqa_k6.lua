@@ -37,6 +37,13 @@ local spec = O.spec{
   {"data_seed", "int", 20241209, "seed of the ProsQA generator"},
   {"graph_nodes", "int", 28, "generator: nodes per graph (28 = the official distribution; fewer = shorter questions)"},
   {"graph_min_hops", "int", 3, "generator: shortest root-to-target distance at least this (official: 3)"},
+  -- generator options only shape a fresh --data directory: existing files there are loaded as they are
+  {"graph_max_hops", "int", 6, "generator: shortest root-to-target distance at most this (official: 6)"},
+  {"graph_min_nodes", "int", 0, "generator filter: fewest nodes per graph after pruning (0: no bound)"},
+  {"graph_max_nodes", "int", 0, "generator filter: most nodes per graph after pruning (0: no bound)"},
+  {"format", "string", "words", "rendering: words (the official sentences) | symbolic (one token per node, 's t | ... Q a b R root')"},
+  {"node_ids", "string", "creation", "symbolic node ids: creation (generator order, a depth cue) | shuffle (one relabelling per graph)"},
+  {"edge_order", "string", "question", "edge order in the question: question (the file's fact order) | file (edges array)"},
   {"n_train", "int", 0, "use the first n training examples (0: all)"},
   {"n_valid", "int", 0, "use the first n validation examples (0: all)"},
   {"n_test", "int", 0, "use the first n test examples (0: all)"},
@@ -104,4 +111,9 @@ local presets = {
 }
 
 E.main{name = "prosqa_k6", spec = spec, presets = presets, argv = arg, dataset = "prosqa", all_methods = "coconut,cot,nocot",
-       dataset_options = function(o) return {nodes = o.graph_nodes, min_hops = o.graph_min_hops} end}
+       -- rendering options also apply to --extra_eval files (an official file scored in symbolic form)
+       render_options = function(o) return {format = o.format, node_ids = o.node_ids, edge_order = o.edge_order} end,
+       dataset_options = function(o)
+         return {nodes = o.graph_nodes, min_hops = o.graph_min_hops, max_hops = o.graph_max_hops,
+                 min_nodes = o.graph_min_nodes, max_nodes = o.graph_max_nodes}
+       end}

@@ -143,6 +143,8 @@ function E.main(cfg)
   local dopts = {dir = o.data, train_file = o.train_file, valid_file = o.valid_file, test_file = o.test_file,
                  generate = true, seed = o.data_seed}
   for k, v in pairs(cfg.dataset_options and cfg.dataset_options(o) or {}) do dopts[k] = v end
+  local ropts = cfg.render_options and cfg.render_options(o) or {}
+  for k, v in pairs(ropts) do dopts[k] = v end
   local ds = coconut.plugin.load("dataset", cfg.dataset, dopts)
   local data = {train = take(ds:load("train"), o.n_train), valid = take(ds:load("valid"), o.n_valid),
                 test = take(ds:load("test"), o.n_test), extra = {}}
@@ -152,7 +154,9 @@ function E.main(cfg)
       local name, path = spec:match("^([%w_]+)=(.+)$")
       if not name then name, path = coconut.fs.basename(spec):gsub("%.json$", ""), spec end
       if not coconut.fs.exists(path) then error("--extra_eval: " .. path .. " does not exist", 0) end
-      local x = coconut.plugin.load("dataset", cfg.dataset, {valid_file = path, generate = false, dir = o.data})
+      local xo = {valid_file = path, generate = false, dir = o.data}
+      for k, v in pairs(ropts) do xo[k] = v end
+      local x = coconut.plugin.load("dataset", cfg.dataset, xo)
       data.extra[name] = x:load("valid")
     end
   end

@@ -79,6 +79,25 @@ T.test("prosqa_k6 --preset quick: CSV columns, figures, accuracies consistent", 
   T.rmtree(d)
 end)
 
+T.test("prosqa_k6 --format symbolic: one token per node end to end, filters reach the generator", function()
+  local d = T.tmpdir("e2esym")
+  local rc, out = T.sh(string.format("build/coconut run experiments/prosqa_k6.lua --preset quick --method nocot " ..
+    "--format symbolic --node_ids shuffle --graph_min_hops 3 --graph_max_hops 3 --results %s --data %s",
+    d .. "/results", d .. "/data"))
+  if rc ~= 0 then error("run failed (exit " .. tostring(rc) .. "):\n" .. out) end
+  -- 9-node graphs: ids 0..8, the markers Q R A |, "###", newline, eos/unk and 3 specials
+  local ntok = tonumber(out:match("tokenizer: words, (%d+) tokens"))
+  T.ok(ntok and ntok <= 24, "symbolic vocabulary is small: " .. tostring(ntok))
+  local ev = read(d .. "/results/prosqa_k6/quick/nocot/eval.csv")
+  T.ok(#ev > 0)
+  for _, r in ipairs(ev) do T.ok(r.gold:match("^A %d+$"), "symbolic gold answer: " .. r.gold) end
+  -- every generated graph has a 3-hop answer: the test split's steps are 3 nodes long
+  local f = assert(io.open(d .. "/data/test.json")); local txt = f:read("a"); f:close()
+  local ds = coconut.json.decode(txt)
+  for _, ex in ipairs(ds) do T.eq(#ex.steps, 3, "hops") end
+  T.rmtree(d)
+end)
+
 T.test("prosqa_k6: unknown options and presets are refused with the valid names", function()
   local rc, out = T.sh("build/coconut run experiments/prosqa_k6.lua --preset quick --epochs_per_stag 1")
   T.eq(rc, 1); T.ok(out:find("unknown option 'epochs_per_stag'; valid options: preset, method", 1, true), out)
