@@ -8,13 +8,17 @@
 -- curriculum options), cot, nocot. All methods of one invocation share the
 -- data, the tokenizer and the model initialisation (same seed), so their
 -- numbers are comparable. Results go to <results>/<name>/<run>/<method>/ and a
--- results.csv with one row per method at <results>/<name>/<run>/.
+-- results.csv with one row per method at <results>/<name>/<run>/ (with the
+-- mean new tokens and thoughts per test question, from each eval.csv).
+-- Every experiment gets a `--seeds 0,1,2` option (coco.seeds): the whole run
+-- once per seed into <run>/seed<N>/, then mean ± std across seeds.
 local O = require "coco.options"
 local R = require "coco.run"
 local PT = require "coco.pretrain"
 local Layout = require "coco.layout"
 local F = require "coco.figures"
 local P = require "coco.progress"
+local S = require "coco.seeds"
 
 local E = {}
 
@@ -114,11 +118,24 @@ local function check_dataset(examples, split)
   end
 end
 
+-- Parses the options (the spec gains `seeds`, coco.seeds, unless it has one)
+-- and runs: once with --seed, or once per seed of --seeds then the aggregate.
 function E.main(cfg)
+  S.add_option(cfg.spec)
   local o = O.parse(cfg.spec, cfg.presets, cfg.argv)
-  local t_all = coconut.time()
   if o.threads > 0 then coconut.set_threads(o.threads) end
-  local root = string.format("%s/%s/%s", o.results, cfg.name, o.run ~= "" and o.run or o.preset)
+  local run = o.run ~= "" and o.run or o.preset
+  local root = string.format("%s/%s/%s", o.results, cfg.name, run)
+  local seeds = S.parse(o.seeds)
+  if seeds then
+    return S.run{cfg = cfg, opts = o, root = root, run = run, seeds = seeds, run_one = E.run_one}
+  end
+  return E.run_one(o, cfg, root)
+end
+
+-- The single-seed path: every method with o.seed, results in root.
+function E.run_one(o, cfg, root)
+  local t_all = coconut.time()
   if coconut.fs.exists(root .. "/results.csv") and not o.resume and not o.overwrite then
     error(string.format("%s already holds a finished run; pass --resume to continue it, --overwrite to replace it, or --run NAME", root), 0)
   end
@@ -210,16 +227,26 @@ function E.main(cfg)
     for i, m in ipairs(o.method == "all" and split_list(cfg.all_methods or "coconut,cot,nocot") or split_list(o.method)) do order[m] = i end
     table.sort(results, function(a, b) return (order[a.method] or 99) < (order[b.method] or 99) end)
   end
-  local cols = {"method", "best_epoch", "valid_accuracy", "test_accuracy", "train_seconds", "wall_seconds"}
+  -- <split>_new_tokens / _thoughts: means over that split's rows of the
+  -- method's eval.csv (read back, so a resumed run counts its earlier rows too)
+  local cols = {"method", "best_epoch", "valid_accuracy", "test_accuracy", "test_new_tokens", "test_thoughts",
+                "train_seconds", "wall_seconds"}
   local extra_names = {}
   for name in pairs(data.extra) do extra_names[#extra_names + 1] = name end
   table.sort(extra_names)
-  for _, n in ipairs(extra_names) do cols[#cols + 1] = n .. "_accuracy" end
+  for _, n in ipairs(extra_names) do
+    cols[#cols + 1] = n .. "_accuracy"; cols[#cols + 1] = n .. "_new_tokens"; cols[#cols + 1] = n .. "_thoughts"
+  end
   local w = assert(coconut.csv.open(root .. "/results.csv", cols))
   for _, r in ipairs(results) do
+    local ev = S.eval_means(root .. "/" .. r.method .. "/eval.csv")
+    local t = ev.test or {}
     local row = {method = r.method, best_epoch = r.best_epoch, valid_accuracy = r.valid, test_accuracy = r.test or "",
-                 train_seconds = r.wall, wall_seconds = r.seconds}
-    for _, n in ipairs(extra_names) do row[n .. "_accuracy"] = r.extra[n] end
+                 test_new_tokens = t.new_tokens, test_thoughts = t.thoughts, train_seconds = r.wall, wall_seconds = r.seconds}
+    for _, n in ipairs(extra_names) do
+      local x = ev[n] or {}
+      row[n .. "_accuracy"], row[n .. "_new_tokens"], row[n .. "_thoughts"] = r.extra[n], x.new_tokens, x.thoughts
+    end
     w:row(row)
   end
   assert(w:close())
