@@ -42,8 +42,8 @@ local spec = O.spec{
   {"graph_min_nodes", "int", 0, "generator filter: fewest nodes per graph after pruning (0: no bound)"},
   {"graph_max_nodes", "int", 0, "generator filter: most nodes per graph after pruning (0: no bound)"},
   {"format", "string", "words", "rendering: words (the official sentences) | symbolic (one token per node, 's t | ... Q a b R root')"},
-  {"node_ids", "string", "creation", "symbolic node ids: creation (generator order, a depth cue) | shuffle (one relabelling per graph)"},
-  {"edge_order", "string", "question", "edge order in the question: question (the file's fact order) | file (edges array)"},
+  {"node_ids", "string", "creation", "symbolic node ids: creation (generator order, a depth cue) | shuffle (one relabelling per graph) | permute (a fresh relabelling per example and epoch)"},
+  {"edge_order", "string", "question", "edge order in the question: question (the file's fact order) | file (edges array) | shuffle (reshuffled every epoch)"},
   {"n_train", "int", 0, "use the first n training examples (0: all)"},
   {"n_valid", "int", 0, "use the first n validation examples (0: all)"},
   {"n_test", "int", 0, "use the first n test examples (0: all)"},
@@ -53,6 +53,9 @@ local spec = O.spec{
   {"gpt2_vocab", "string", "", "GPT-2 vocab.json / encoder.json (tokenizer gpt2)"},
   {"gpt2_merges", "string", "", "GPT-2 merges.txt / vocab.bpe (tokenizer gpt2)"},
   {"model", "string", "small", "GPT-2 preset trained from scratch: tiny | small | mini | gpt2"},
+  {"n_layer", "int", 0, "layers of a from-scratch model (0: the --model preset's)"},
+  {"n_embd", "int", 0, "width of a from-scratch model (0: the --model preset's)"},
+  {"n_head", "int", 0, "attention heads of a from-scratch model (0: the --model preset's)"},
   {"model_path", "string", "", "HF GPT-2 model.safetensors (config.json beside it); overrides --model"},
   {"init_token", "string", "<<", "existing token whose embedding initialises the new special tokens"},
   {"n_positions", "int", 512, "context length of a model trained from scratch"},
@@ -79,6 +82,7 @@ local spec = O.spec{
   {"pad_latent_to_max", "bool", true, "use max_latent_stage thoughts for short chains too (ProsQA config)"},
   {"uniform_prob", "number", 0.0, "probability of training an example at a random stage"},
   {"reset_optimizer", "bool", true, "reset AdamW at each stage switch"},
+  {"coconut_loss", "string", "official", "Coconut loss: official (kept steps + answer) | frontier (one random shortest-path frontier node after s thoughts) | bfs (-log P(BFS frontier set))"},
   {"reset_every_epoch", "bool", false, "reset AdamW at every epoch instead (what the official run.py does with reset_optimizer)"},
   {"max_epochs", "int", 0, "stop after this many epochs (0: the full schedule)"},
   {"coconut_from_cot", "bool", false, "start Coconut from the CoT model and train stages 1.. (the official GSM8k recipe)"},
@@ -86,6 +90,8 @@ local spec = O.spec{
   {"eot", "string", "fixed", "<eot> policy plugin"},
   {"eval_batch", "int", 64, "prompts generated together"},
   {"max_new_tokens", "int", 128, "greedy tokens after the thoughts"},
+  {"eval_fixed_thoughts", "int", 0, "also score test (and extra sets) with this many thoughts for every example (0: off); the main numbers use the curriculum's plan"},
+  {"stage_probe", "bool", false, "log stage-matched accuracy: is the token after s thoughts in the shortest-path frontier at depth s+1 (Coconut, frontier data)"},
   {"probes", "string", "", "probe plugins run during evaluation, comma-separated"},
   {"pause_tokens", "int", 0, "add a <|pause|> token to the tokenizer (pause curricula)"},
 }
@@ -104,6 +110,18 @@ local presets = {
            n_train = 6000, n_valid = 200, n_test = 500, lr = 1e-3, warmup_steps = 100, batch_size = 16, micro_batch = 16,
            pretrain_epochs = 5, pretrain_task = "repeat", max_latent_stage = 6, epochs_per_stage = 1, epochs = 10,
            baseline_epochs = 10, coconut_from_cot = true, dropout = 0.0, max_new_tokens = 48, eval_batch = 100},
+  -- cpu: the issue-12 reproduction (docs/reproduction.md). Symbolic ProsQA as in
+  -- "Reasoning by Superposition": one token per node, node ids in creation
+  -- order, 14-16-node graphs whose target is 3-4 hops away, a 2-layer d=128
+  -- GPT-2 from scratch, and Coconut trained with the single-token frontier loss
+  -- (uniform_prob 0.1), evaluated with the example's own hop count D of thoughts.
+  cpu = {format = "symbolic", node_ids = "creation", edge_order = "question", data = "datasets/prosqa_cpu",
+         graph_nodes = 17, graph_min_nodes = 14, graph_max_nodes = 16, graph_min_hops = 3, graph_max_hops = 4,
+         n_train = 6000, n_valid = 300, n_test = 500, model = "tiny", n_layer = 2, n_embd = 128, n_head = 4,
+         n_positions = 128, dropout = 0.0, lr = 1e-3, warmup_steps = 50, weight_decay = 0.01, batch_size = 128,
+         micro_batch = 128, max_latent_stage = 4, epochs_per_stage = 4, epochs = 40, baseline_epochs = 40,
+         pad_latent_to_max = false, uniform_prob = 0.1, coconut_loss = "frontier", eval_fixed_thoughts = 4,
+         stage_probe = true, pretrain_epochs = 0, coconut_from_cot = false, max_new_tokens = 16, eval_batch = 100},
   quick = {model = "tiny", n_positions = 256, data = "datasets/prosqa_quick", graph_nodes = 9, n_train = 96,
            n_valid = 24, n_test = 24, lr = 3e-3, batch_size = 16, micro_batch = 16, pretrain_epochs = 1,
            max_latent_stage = 2, epochs_per_stage = 1, epochs = 3, baseline_epochs = 2, dropout = 0.0,
@@ -112,7 +130,9 @@ local presets = {
 
 E.main{name = "prosqa_k6", spec = spec, presets = presets, argv = arg, dataset = "prosqa", all_methods = "coconut,cot,nocot",
        -- rendering options also apply to --extra_eval files (an official file scored in symbolic form)
-       render_options = function(o) return {format = o.format, node_ids = o.node_ids, edge_order = o.edge_order} end,
+       render_options = function(o)
+         return {format = o.format, node_ids = o.node_ids, edge_order = o.edge_order, render_seed = o.seed}
+       end,
        dataset_options = function(o)
          return {nodes = o.graph_nodes, min_hops = o.graph_min_hops, max_hops = o.graph_max_hops,
                  min_nodes = o.graph_min_nodes, max_nodes = o.graph_max_nodes}

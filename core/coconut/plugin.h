@@ -135,12 +135,25 @@ typedef struct coco_dataset_vt {
  *   tok(step + "\n")     for the steps [drop_steps, n_steps)
  *   tok("### " + answer) <eos>     (training only)
  * Labels are -100 on the question, markers, latents and pauses. For eval, the
- * prompt stops after the pauses; the model generates the rest. */
+ * prompt stops after the pauses; the model generates the rest.
+ *
+ * supervision (appended; the host zeroes the plan, so plugins built before it
+ * get COCO_SUPERVISE_STEPS): while steps remain (drop_steps < n_steps),
+ *   STEPS     the kept steps and the answer are labelled (the official loss);
+ *   FRONTIER  one label right after the n_latent thoughts (no <|end-latent|>):
+ *             a node drawn at random from the example's shortest-path
+ *             frontier at depth drop_steps + 1 (meta "frontier");
+ *   BFS       the same position scored against the whole BFS frontier set at
+ *             that depth: -log sum_{v in set} p(v) (meta "bfs_frontier").
+ * Once every step is dropped all three label the answer as STEPS does. */
+enum { COCO_SUPERVISE_STEPS = 0, COCO_SUPERVISE_FRONTIER = 1, COCO_SUPERVISE_BFS = 2 };
+
 typedef struct coco_plan {
     int drop_steps; /* leading steps replaced (>= n_steps drops all) */
     int n_latent;
     int markers;
     int n_pause;
+    int supervision; /* COCO_SUPERVISE_* */
 } coco_plan;
 
 typedef struct coco_curriculum_vt {

@@ -410,6 +410,9 @@ static void push_plan(lua_State *L, const coco_plan *pl) {
     lua_pushinteger(L, pl->n_latent), lua_setfield(L, -2, "n_latent");
     lua_pushboolean(L, pl->markers), lua_setfield(L, -2, "markers");
     lua_pushinteger(L, pl->n_pause), lua_setfield(L, -2, "n_pause");
+    static const char *const sup[] = {"steps", "frontier", "bfs"};
+    lua_pushstring(L, pl->supervision >= 0 && pl->supervision <= 2 ? sup[pl->supervision] : "steps");
+    lua_setfield(L, -2, "supervision");
 }
 
 static int lua_int_call(lua_State *L, const char *fn, int nargs_from) {
@@ -468,6 +471,11 @@ static void read_plan(lua_State *L, int idx, coco_plan *pl) {
     pl->n_latent = lcoco_opt_int(L, idx, "n_latent", 0, "plan");
     pl->markers = lcoco_opt_bool(L, idx, "markers", 0, "plan");
     pl->n_pause = lcoco_opt_int(L, idx, "n_pause", 0, "plan");
+    const char *sup = lcoco_opt_str(L, idx, "supervision", "steps", "plan");
+    if (!strcmp(sup, "steps")) pl->supervision = COCO_SUPERVISE_STEPS;
+    else if (!strcmp(sup, "frontier")) pl->supervision = COCO_SUPERVISE_FRONTIER;
+    else if (!strcmp(sup, "bfs")) pl->supervision = COCO_SUPERVISE_BFS;
+    else lcoco_errorf(L, "plan.supervision must be 'steps', 'frontier' or 'bfs', got '%s'", sup);
 }
 
 /* p:train_plan(stage, n_steps, rng) */
@@ -476,7 +484,7 @@ static int p_train_plan(lua_State *L) {
     lplugin *p = check_kind(L, 1, COCO_KIND_CURRICULUM, "train_plan");
     int st = (int)luaL_checkinteger(L, 2), ns = (int)luaL_checkinteger(L, 3);
     coco_rng *rng = luaL_checkudata(L, 4, "coconut.Rng");
-    coco_plan pl = {0, 0, 0, 0};
+    coco_plan pl = {0, 0, 0, 0, 0};
     if (p->is_lua) {
         lua_cb(L, 1, "train_plan", 1);
         lua_pushvalue(L, 2), lua_pushvalue(L, 3), lua_pushvalue(L, 4);
@@ -494,7 +502,7 @@ static int p_eval_plan(lua_State *L) {
     LCOCO_ENTER(L);
     lplugin *p = check_kind(L, 1, COCO_KIND_CURRICULUM, "eval_plan");
     int st = (int)luaL_checkinteger(L, 2), ns = (int)luaL_checkinteger(L, 3);
-    coco_plan pl = {0, 0, 0, 0};
+    coco_plan pl = {0, 0, 0, 0, 0};
     if (p->is_lua) {
         lua_cb(L, 1, "eval_plan", 1);
         lua_pushvalue(L, 2), lua_pushvalue(L, 3);

@@ -38,11 +38,20 @@
  * at the start of every epoch; the curriculum vtable can only express resets
  * at stage switches.
  *
+ * Loss (option `loss`, coco_plan.supervision): `official` labels the kept
+ * language steps and the answer; `frontier` (the single-token loss of
+ * "Reasoning by Superposition") puts one label right after the stage's s
+ * thoughts while s < n_steps: a random node of the shortest-path frontier at
+ * depth s + 1; `bfs` scores that position against the whole BFS frontier at
+ * depth s + 1. At the final stage (every step dropped) all label the answer.
+ * The layout (scripts/coco/layout.lua) turns the plan into labels.
+ *
  * Defaults follow the issue: pad_latent_to_max is false here, while the
  * released ProsQA and GSM8k configs set it to true — experiments reproducing
  * those runs must set pad_latent_to_max=true.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "coconut/plugin.h"
 
@@ -51,6 +60,7 @@ static const coco_host *host;
 typedef struct coconut_cur {
     int c_thought, max_latent_stage, epochs_per_stage, epochs, pad_latent_to_max, reset_optimizer;
     double uniform_prob;
+    int supervision; /* COCO_SUPERVISE_* from the `loss` option */
 } coconut_cur;
 
 static const coco_option_spec options[] = {
@@ -62,6 +72,9 @@ static const coco_option_spec options[] = {
      "beyond the last stage (and at eval), use max_latent_stage thoughts even for shorter chains"},
     {"uniform_prob", COCO_OPT_NUM, "0.0", "probability of training an example at a uniformly drawn stage"},
     {"reset_optimizer", COCO_OPT_BOOL, "true", "reset the optimizer when a new stage starts"},
+    {"loss", COCO_OPT_STR, "official",
+     "official (kept steps + answer) | frontier (one random shortest-path frontier node after the thoughts) | bfs "
+     "(-log of the BFS frontier set's probability)"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -77,6 +90,12 @@ static int cur_create(const coco_options *o, void **self) {
     if (tot < 0 || tot > 1000000)
         return host->seterr("curriculum 'coconut': epochs = %lld is outside 0..1000000", (long long)tot);
     if (!(u >= 0 && u <= 1)) return host->seterr("curriculum 'coconut': uniform_prob = %g is outside [0, 1]", u);
+    const char *loss = host->opt_str(o, "loss");
+    int sup;
+    if (!strcmp(loss, "official")) sup = COCO_SUPERVISE_STEPS;
+    else if (!strcmp(loss, "frontier")) sup = COCO_SUPERVISE_FRONTIER;
+    else if (!strcmp(loss, "bfs")) sup = COCO_SUPERVISE_BFS;
+    else return host->seterr("curriculum 'coconut': loss = '%s' is not official, frontier or bfs", loss);
     coconut_cur *k = calloc(1, sizeof *k);
     if (!k) return host->seterr("curriculum 'coconut': out of memory");
     k->c_thought = (int)c;
@@ -86,6 +105,7 @@ static int cur_create(const coco_options *o, void **self) {
     k->pad_latent_to_max = host->opt_bool(o, "pad_latent_to_max");
     k->uniform_prob = u;
     k->reset_optimizer = host->opt_bool(o, "reset_optimizer");
+    k->supervision = sup;
     *self = k;
     return 0;
 }
@@ -134,6 +154,7 @@ static int cur_train_plan(void *self, int stage, int n_steps, coco_rng *rng, coc
     out->n_latent = n * k->c_thought;
     out->markers = 1;
     out->n_pause = 0;
+    out->supervision = k->supervision;
     return 0;
 }
 

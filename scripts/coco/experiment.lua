@@ -37,16 +37,17 @@ local function take(list, n)
 end
 
 -- Texts the word-level vocabulary is built from: exactly the strings the
--- layout tokenizes (question .. "\n", step .. "\n", "### " .. answer).
-local function layout_texts(examples)
+-- layout tokenizes (coco.layout's texts for the style).
+local function layout_texts(examples, style)
   local t = {}
   for _, ex in ipairs(examples) do
-    t[#t + 1] = ex.question .. "\n"
-    for _, s in ipairs(ex.steps) do t[#t + 1] = s .. "\n" end
-    t[#t + 1] = "### " .. ex.answer
+    for _, x in ipairs(Layout.texts(ex, style)) do t[#t + 1] = x end
   end
   return t
 end
+
+-- The layout style of the run's options: symbolic ProsQA has no "\n" / "### ".
+function E.style(o) return o.format == "symbolic" and "symbolic" or "words" end
 
 local SPECIALS = {"<|start-latent|>", "<|end-latent|>", "<|latent|>"}
 E.layout_texts, E.SPECIALS = layout_texts, SPECIALS -- for tests that build the same vocabulary
@@ -54,7 +55,7 @@ E.layout_texts, E.SPECIALS = layout_texts, SPECIALS -- for tests that build the 
 function E.tokenizer(o, train)
   local tok
   if o.tokenizer == "words" then
-    tok = assert(coconut.tokenizer.words(layout_texts(train), {specials = SPECIALS, unk = true}))
+    tok = assert(coconut.tokenizer.words(layout_texts(train, E.style(o)), {specials = SPECIALS, unk = true}))
   elseif o.tokenizer == "gpt2" then
     if o.gpt2_vocab == "" then error("--tokenizer gpt2 needs --gpt2_vocab (vocab.json or encoder.json) and --gpt2_merges", 0) end
     local err
@@ -86,8 +87,13 @@ function E.model(o, tok, init_path)
       m:add_tokens(tok:size() - base, from)
     end
   else
-    m = coconut.gpt2.new{preset = o.model, vocab_size = tok:size(), n_positions = o.n_positions, dropout = o.dropout,
-                         seed = o.seed + 1}
+    local shape = {preset = o.model, vocab_size = tok:size(), n_positions = o.n_positions, dropout = o.dropout,
+                   seed = o.seed + 1}
+    -- optional overrides of the preset's shape (options absent from a spec are nil)
+    for _, k in ipairs{"n_layer", "n_embd", "n_head"} do
+      if o[k] and o[k] > 0 then shape[k] = o[k] end
+    end
+    m = coconut.gpt2.new(shape)
     if o.position_init == "sinusoid" then m:init_positions("sinusoid", 0.02) end
   end
   local c = m:config()
@@ -102,7 +108,7 @@ function E.curriculum(o, method)
     return coconut.plugin.load("curriculum", "coconut", {
       c_thought = o.c_thought, max_latent_stage = o.max_latent_stage, epochs_per_stage = o.epochs_per_stage,
       epochs = o.epochs, pad_latent_to_max = o.pad_latent_to_max, uniform_prob = o.uniform_prob,
-      reset_optimizer = o.reset_optimizer})
+      reset_optimizer = o.reset_optimizer, loss = o.coconut_loss})
   elseif method == "cot" or method == "nocot" then
     return coconut.plugin.load("curriculum", method, {epochs = o.baseline_epochs > 0 and o.baseline_epochs or o.epochs})
   end
@@ -166,6 +172,17 @@ function E.run_one(o, cfg, root)
   local data = {train = take(ds:load("train"), o.n_train), valid = take(ds:load("valid"), o.n_valid),
                 test = take(ds:load("test"), o.n_test), extra = {}}
   for split, list in pairs(data) do if split ~= "extra" then check_dataset(list, split) end end
+  -- Renderings that change every epoch (fresh node ids, reshuffled edges): the
+  -- training loop asks for epoch e's training set; valid and test stay at epoch 0.
+  if ropts.node_ids == "permute" or ropts.edge_order == "shuffle" then
+    data.train_epoch = function(epoch)
+      local eo = {}
+      for k, v in pairs(dopts) do eo[k] = v end
+      eo.epoch, eo.generate = epoch, false
+      local x = coconut.plugin.load("dataset", cfg.dataset, eo)
+      return take(x:load("train"), o.n_train)
+    end
+  end
   if o.extra_eval ~= "" then
     for _, spec in ipairs(split_list(o.extra_eval)) do
       local name, path = spec:match("^([%w_]+)=(.+)$")
@@ -186,7 +203,7 @@ function E.run_one(o, cfg, root)
   local init_path
   if o.pretrain_epochs > 0 then
     local pm = PT.run{dir = root .. "/pretrain", opts = o, model = E.model(o, tok), examples = data.train,
-                      layout = Layout.new(tok, special), special = special}
+                      layout = Layout.new(tok, special, E.style(o)), special = special}
     init_path = root .. "/pretrain/model.safetensors"
     pm:close()
   end
@@ -212,7 +229,7 @@ function E.run_one(o, cfg, root)
     for k, v in pairs(o) do mo[k] = v end
     mo.method = method
     assert(coconut.json.write(dir .. "/config.json", O.resolved(cfg.spec, mo)))
-    local r = R.run{dir = dir, opts = o, model = model, tok = tok, special = special, data = data, curriculum = cur,
+    local r = R.run{dir = dir, opts = o, model = model, tok = tok, special = special, style = E.style(o), data = data, curriculum = cur,
                     eot = eot, probes = probes, method = method, first_stage = first_stage}
     r.method = method
     -- training + scoring time of the method, accumulated over --resume runs
@@ -232,7 +249,13 @@ function E.run_one(o, cfg, root)
   local cols = {"method", "best_epoch", "valid_accuracy", "test_accuracy", "test_new_tokens", "test_thoughts",
                 "train_seconds", "wall_seconds"}
   local extra_names = {}
-  for name in pairs(data.extra) do extra_names[#extra_names + 1] = name end
+  -- extra sets, plus their fixed-thought scorings (<set>_k<K>) that some methods have
+  local seen = {}
+  for _, r in ipairs(results) do
+    for name in pairs(r.extra or {}) do
+      if not seen[name] then seen[name] = true; extra_names[#extra_names + 1] = name end
+    end
+  end
   table.sort(extra_names)
   for _, n in ipairs(extra_names) do
     cols[#cols + 1] = n .. "_accuracy"; cols[#cols + 1] = n .. "_new_tokens"; cols[#cols + 1] = n .. "_thoughts"
@@ -263,7 +286,7 @@ function E.run_one(o, cfg, root)
     #extra_names > 0 and table.concat(extra_names, " ") or ""))
   for _, r in ipairs(results) do
     local ex = {}
-    for _, n in ipairs(extra_names) do ex[#ex + 1] = string.format("%.3f", r.extra[n]) end
+    for _, n in ipairs(extra_names) do ex[#ex + 1] = r.extra[n] and string.format("%.3f", r.extra[n]) or "-" end
     print(string.format("%-10s %10.3f %10s %12s %s", r.method, r.valid, r.test and string.format("%.3f", r.test) or "-",
       P.fmt_time(r.seconds), table.concat(ex, " ")))
   end

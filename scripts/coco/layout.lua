@@ -7,12 +7,40 @@
 -- over the rest (kept steps, answer, eos).
 -- Evaluation prompt (get_question_latent_dataset): the same up to the pauses.
 -- Each example's pieces are tokenized once and cached on the example.
+--
+-- Styles: "words" is the official text layout above. "symbolic" (one token per
+-- node, issue 12) drops the "\n" separators and the "### " answer prefix: the
+-- answer already starts with its own marker ("A target"), and the prediction
+-- is that marker and the word after its last occurrence.
+--
+-- Frontier supervision (plan.supervision "frontier" / "bfs", while steps remain):
+--   question [<|start-latent|>] <|latent|> x n_latent  node
+-- with only `node` labelled: a random node of the shortest-path frontier at
+-- depth drop_steps + 1 ("frontier"), or, for "bfs", label_sets[t] = the whole
+-- BFS frontier at that depth (labels[t] = -100; the input token there is the
+-- set's first node and never influences the loss: it is the last position).
 local L = {}
 L.__index = L
 
--- special = {start=, end_=, latent=, eos=, pause=(optional)}
-function L.new(tok, special)
-  return setmetatable({tok = tok, sp = special}, L)
+L.STYLES = {
+  words = {sep = "\n", answer_prefix = "### ", marker = "#"},
+  symbolic = {sep = "", answer_prefix = "", marker = "A"},
+}
+
+-- The strings a style tokenizes for one example (the word vocabulary is built
+-- from exactly these).
+function L.texts(ex, style)
+  local st = L.STYLES[style or "words"] or error("layout: unknown style '" .. tostring(style) .. "'", 0)
+  local t = {ex.question .. st.sep}
+  for _, s in ipairs(ex.steps) do t[#t + 1] = s .. st.sep end
+  t[#t + 1] = st.answer_prefix .. ex.answer
+  return t
+end
+
+-- special = {start=, end_=, latent=, eos=, pause=(optional)}; style "words" (default) | "symbolic"
+function L.new(tok, special, style)
+  local st = L.STYLES[style or "words"] or error("layout: unknown style '" .. tostring(style) .. "'", 0)
+  return setmetatable({tok = tok, sp = special, style = st, style_name = style or "words"}, L)
 end
 
 local function append(dst, src)
@@ -22,8 +50,9 @@ end
 function L:pieces(ex)
   local c = ex._tok
   if c then return c end
-  c = {q = self.tok:encode(ex.question .. "\n"), steps = {}, a = self.tok:encode("### " .. ex.answer)}
-  for i, s in ipairs(ex.steps) do c.steps[i] = self.tok:encode(s .. "\n") end
+  local st = self.style
+  c = {q = self.tok:encode(ex.question .. st.sep), steps = {}, a = self.tok:encode(st.answer_prefix .. ex.answer)}
+  for i, s in ipairs(ex.steps) do c.steps[i] = self.tok:encode(s .. st.sep) end
   c.a[#c.a + 1] = self.sp.eos
   ex._tok = c
   return c
@@ -44,8 +73,69 @@ function L:prefix(ex, plan)
   return ids
 end
 
-function L:train_example(ex, plan)
+-- Token ids of the frontier sets of a ProsQA example (meta "frontier" and
+-- "bfs_frontier", node ids mapped through "node_tokens"): {frontier = {depth ->
+-- ids}, bfs = {depth -> ids}}; cached on the example.
+function L:frontiers(ex)
+  if ex._front then return ex._front end
+  if not ex.meta_json then error("layout: frontier supervision needs examples with meta (the prosqa dataset)", 0) end
+  local meta = coconut.json.decode(ex.meta_json)
+  if not (meta.frontier and meta.bfs_frontier and meta.node_tokens) then
+    error("layout: frontier supervision needs meta.frontier, bfs_frontier and node_tokens (prosqa format=symbolic, "
+      .. "or words with frontiers=true)", 0)
+  end
+  local cache = {}
+  local function node(id)
+    local t = cache[id]
+    if t then return t end
+    local name = meta.node_tokens[id + 1]
+    local enc = name and self.tok:encode(name)
+    if not enc or #enc ~= 1 then
+      error(string.format("layout: node %d ('%s') is not a single token; frontier losses need one token per node",
+        id, tostring(name)), 0)
+    end
+    cache[id] = enc[1]
+    return enc[1]
+  end
+  local f = {frontier = {}, bfs = {}}
+  for k, kind in pairs{frontier = "frontier", bfs = "bfs_frontier"} do
+    for d, set in ipairs(meta[kind]) do
+      local ids = {}
+      for i, id in ipairs(set) do ids[i] = node(id) end
+      f[k][d] = ids
+    end
+  end
+  ex._front = f
+  return f
+end
+
+-- rng (coconut.rng) draws the frontier node; required for "frontier" supervision.
+function L:train_example(ex, plan, rng)
   local c = self:pieces(ex)
+  local sup = plan.supervision or "steps"
+  if sup ~= "steps" and plan.drop_steps < #c.steps then
+    local ids = {}
+    append(ids, c.q)
+    if plan.markers then ids[#ids + 1] = self.sp.start end
+    for _ = 1, plan.n_latent do ids[#ids + 1] = self.sp.latent end
+    local labels = {}
+    for i = 1, #ids do labels[i] = -100 end
+    local depth = plan.drop_steps + 1
+    local f = self:frontiers(ex)
+    if sup == "frontier" then
+      local set = f.frontier[depth]
+      if not set or #set == 0 then error(string.format("layout: example %s has no frontier at depth %d", tostring(ex.id), depth), 0) end
+      local pick = set[#set == 1 and 1 or (assert(rng, "frontier supervision needs an rng"):below(#set) + 1)]
+      ids[#ids + 1], labels[#labels + 1] = pick, pick
+      return {input_ids = ids, labels = labels}
+    elseif sup == "bfs" then
+      local set = f.bfs[depth]
+      if not set or #set == 0 then error(string.format("layout: example %s has no BFS frontier at depth %d", tostring(ex.id), depth), 0) end
+      ids[#ids + 1], labels[#labels + 1] = set[1], -100
+      return {input_ids = ids, labels = labels, label_sets = {[#ids] = set}}
+    end
+    error("layout: unknown supervision '" .. tostring(sup) .. "'", 0)
+  end
   local ids = self:prefix(ex, plan)
   local labels = {}
   for i = 1, #ids do labels[i] = -100 end
@@ -87,6 +177,18 @@ end
 function L.extract_answer(text)
   local last = text:match(".*#(.*)$") or text
   return (last:gsub(",", "")):match("^%s*(.-)%s*$")
+end
+
+-- The style's extraction: words as above; symbolic: the last answer marker
+-- and the word after it ("A 11"), or "" when the marker never appears.
+function L:extract(text)
+  if self.style.marker == "#" then return L.extract_answer(text) end
+  local words = {}
+  for w in text:gmatch("%S+") do words[#words + 1] = w end
+  for i = #words, 1, -1 do
+    if words[i] == self.style.marker then return words[i + 1] and (words[i] .. " " .. words[i + 1]) or words[i] end
+  end
+  return ""
 end
 
 return L

@@ -29,7 +29,13 @@ local R = {}
 local METRICS = {"step", "epoch", "stage", "epoch_progress", "loss", "lr", "grad_norm", "tokens_per_s", "seconds",
                  "outside_c_share"}
 local EVAL = {"split", "id", "epoch", "stage", "k", "prediction", "gold", "correct", "new_tokens", "thoughts", "output"}
-local SUMMARY = {"split", "epoch", "stage", "train_loss", "accuracy", "n", "epoch_seconds", "train_tokens_per_s", "eval_seconds", "lr"}
+local SUMMARY = {"split", "epoch", "stage", "train_loss", "accuracy", "n", "epoch_seconds", "train_tokens_per_s", "eval_seconds", "lr",
+                 "stage_accuracy"}
+-- stage_accuracy.csv (--stage_probe): per epoch and thought count k, the share of
+-- examples with more than k steps whose argmax after k thoughts lies in the
+-- shortest-path frontier at depth k + 1 (frontier_acc) / in the BFS frontier
+-- there (bfs_acc). summary.csv's stage_accuracy is frontier_acc at k = stage.
+local STAGE_ACC = {"split", "epoch", "stage", "k", "frontier_acc", "bfs_acc", "n"}
 
 local function join(dir, name) return dir .. "/" .. name end
 
@@ -45,7 +51,52 @@ R.schedule = schedule
 
 -- ------------------------------------------------------------------ evaluation
 
+-- Stage-matched accuracy on examples with frontier metadata (see STAGE_ACC):
+-- the prompt `question <|start-latent|> <|latent|> x k` is run through the
+-- training forward (the same latent passes, no dropout in eval mode) and the
+-- logits at its last position, which predict the token after k thoughts, are
+-- compared with the frontier sets at depth k + 1. Returns {[k+1] = {frontier=, bfs=, n=}}.
+function R.frontier_accuracy(ctx, examples, K)
+  local lay, m, sp = ctx.layout, ctx.model, ctx.special
+  local res = {}
+  for k = 0, K - 1 do
+    local hit_f, hit_b, n = 0, 0, 0
+    local chunk, sets = {}, {}
+    local function flush()
+      if #chunk == 0 then return end
+      local batch = coconut.collate(chunk, {latent_id = sp.latent, pad_id = sp.eos, start_id = sp.start})
+      local out <close> = m:forward(batch, {logits = true, grad = false})
+      for j, it in ipairs(chunk) do
+        local row = out.logits:row(j):row(#it.input_ids)
+        local top = row:argmax() - 1 -- token id (argmax is 1-based)
+        local f, b = sets[j][1], sets[j][2]
+        for _, v in ipairs(f) do if v == top then hit_f = hit_f + 1; break end end
+        for _, v in ipairs(b) do if v == top then hit_b = hit_b + 1; break end end
+      end
+      n = n + #chunk
+      chunk, sets = {}, {}
+    end
+    for _, ex in ipairs(examples) do
+      if #ex.steps > k then
+        local fr = lay:frontiers(ex)
+        local ids = {}
+        for _, t in ipairs(lay:pieces(ex).q) do ids[#ids + 1] = t end
+        ids[#ids + 1] = sp.start
+        for _ = 1, k do ids[#ids + 1] = sp.latent end
+        chunk[#chunk + 1] = {input_ids = ids}
+        sets[#sets + 1] = {fr.frontier[k + 1] or {}, fr.bfs[k + 1] or {}}
+        if #chunk >= ctx.opts.eval_batch then flush() end
+      end
+    end
+    flush()
+    res[k + 1] = {frontier = n > 0 and hit_f / n or 0, bfs = n > 0 and hit_b / n or 0, n = n}
+  end
+  return res
+end
+
 -- Greedy generation over a split; returns accuracy, rows written, seconds.
+-- ctx.fixed_thoughts (optional): every prompt with markers gets exactly this
+-- many thoughts instead of the curriculum's plan.
 function R.evaluate(ctx, split, examples, epoch, stage, eval_csv)
   local o, m, lay = ctx.opts, ctx.model, ctx.layout
   local t0 = coconut.time()
@@ -64,6 +115,7 @@ function R.evaluate(ctx, split, examples, epoch, stage, eval_csv)
     for i = first, last do
       local ex = examples[i]
       local plan = ctx.curriculum:eval_plan(stage, #ex.steps)
+      if ctx.fixed_thoughts and plan.markers then plan.n_latent = ctx.fixed_thoughts end
       local ids, k = lay:eval_prompt(ex, plan)
       prompts[#prompts + 1] = ids
       planned[#planned + 1] = k
@@ -83,7 +135,7 @@ function R.evaluate(ctx, split, examples, epoch, stage, eval_csv)
       for _, t in ipairs(new) do full[#full + 1] = t end
       local text = lay:decode_visible(full)
       local out_text = lay:decode_visible(new)
-      local pred = Layout.extract_answer(text)
+      local pred = lay:extract(text)
       local ok = pred == ex.answer
       if ok then correct = correct + 1 end
       local nth = extra and extra[j].n_thoughts or planned[j]
@@ -134,12 +186,20 @@ end
 local function score_best(ctx, dir, state, evalcsv, summary)
   local need_test = state.test == nil and ctx.data.test and #ctx.data.test > 0
   state.extra = state.extra or {}
-  local missing = {}
+  local missing, extra_names = {}, {}
   for name in pairs(ctx.data.extra or {}) do
+    extra_names[#extra_names + 1] = name
     if state.extra[name] == nil then missing[#missing + 1] = name end
   end
   table.sort(missing)
-  if not need_test and #missing == 0 then return false end
+  table.sort(extra_names)
+  local K = ctx.opts.eval_fixed_thoughts or 0
+  local need_fixed = false
+  if K > 0 and ctx.thinks then
+    need_fixed = state.extra[string.format("test_k%d", K)] == nil
+    for _, name in ipairs(extra_names) do need_fixed = need_fixed or state.extra[string.format("%s_k%d", name, K)] == nil end
+  end
+  if not need_test and #missing == 0 and not need_fixed then return false end
   local t0 = coconut.time()
   local best = assert(coconut.gpt2.load(join(dir, "checkpoints/best/model.safetensors")))
   local best_state = assert(coconut.json.read(join(dir, "checkpoints/best/state.json")))
@@ -154,6 +214,19 @@ local function score_best(ctx, dir, state, evalcsv, summary)
   end
   if need_test then state.test = score("test", ctx.data.test) end
   for _, name in ipairs(missing) do state.extra[name] = score(name, ctx.data.extra[name]) end
+  -- the same sets with a fixed thought count (--eval_fixed_thoughts), for
+  -- curricula whose prompts think; recorded as extra sets "<set>_k<K>"
+  local K = ctx.opts.eval_fixed_thoughts or 0
+  if K > 0 and ctx.thinks then
+    ctx.fixed_thoughts = K
+    local sets = {{"test", ctx.data.test}}
+    for _, name in ipairs(extra_names) do sets[#sets + 1] = {name, ctx.data.extra[name]} end
+    for _, p in ipairs(sets) do
+      local key = string.format("%s_k%d", p[1], K)
+      if state.extra[key] == nil and p[2] and #p[2] > 0 then state.extra[key] = score(key, p[2]) end
+    end
+    ctx.fixed_thoughts = nil
+  end
   ctx.model = trained_model
   best:close()
   state.score_wall = (state.score_wall or 0) + (coconut.time() - t0)
@@ -166,7 +239,7 @@ function R.run(ctx)
   local o = ctx.opts
   local dir = ctx.dir
   assert(coconut.fs.mkdir(dir))
-  ctx.layout = Layout.new(ctx.tok, ctx.special)
+  ctx.layout = Layout.new(ctx.tok, ctx.special, ctx.style or "words")
   local m = ctx.model
   local epochs = schedule(ctx.curriculum, ctx.first_stage)
   if o.max_epochs > 0 and #epochs > o.max_epochs then
@@ -209,6 +282,18 @@ function R.run(ctx)
   local metrics = table_file(join(dir, "metrics.csv"), METRICS)
   local evalcsv = table_file(join(dir, "eval.csv"), EVAL)
   local summary = table_file(join(dir, "summary.csv"), SUMMARY)
+  -- Does this curriculum think at evaluation? (fixed-thought scoring and the stage probe apply then)
+  do
+    local last = ctx.curriculum:eval_plan(ctx.curriculum:num_stages() - 1, 4)
+    ctx.thinks = last.markers and last.n_latent > 0
+  end
+  local stage_csv, probe_k
+  if o.stage_probe and ctx.thinks then
+    probe_k = 0
+    for _, ex in ipairs(ctx.data.valid) do probe_k = math.max(probe_k, #ex.steps) end
+    probe_k = math.min(probe_k, 8)
+    stage_csv = table_file(join(dir, "stage_accuracy.csv"), STAGE_ACC)
+  end
   if #ctx.probes > 0 then assert(coconut.fs.mkdir(join(dir, "probes"))) end
   for _, p in ipairs(ctx.probes) do
     local cols = {"split", "epoch", "stage"}
@@ -236,9 +321,11 @@ function R.run(ctx)
     -- layouts for this epoch; rng seeded by (seed, epoch) so a resumed run sees the same data
     local rng = coconut.rng(o.seed * 1000003 + epoch)
     local items = {}
-    for i, ex in ipairs(train) do
+    -- a per-epoch rendering (--node_ids permute, --edge_order shuffle) replaces the training set
+    local epoch_train = ctx.data.train_epoch and ctx.data.train_epoch(epoch) or train
+    for i, ex in ipairs(epoch_train) do
       local plan = ctx.curriculum:train_plan(stage, #ex.steps, rng)
-      items[i] = ctx.layout:train_example(ex, plan)
+      items[i] = ctx.layout:train_example(ex, plan, rng)
     end
     rng:shuffle(items)
     t_layout = coconut.time() - t_layout
@@ -297,11 +384,25 @@ function R.run(ctx)
     local train_time = coconut.time() - t_train
     m:train(false)
     local acc, eval_time = R.evaluate(ctx, "valid", valid, epoch, stage, evalcsv)
+    local stage_acc
+    if stage_csv then
+      local fa = R.frontier_accuracy(ctx, valid, probe_k)
+      for k = 0, probe_k - 1 do
+        stage_csv:row{split = "valid", epoch = epoch, stage = stage, k = k, frontier_acc = fa[k + 1].frontier,
+                      bfs_acc = fa[k + 1].bfs, n = fa[k + 1].n}
+      end
+      stage_csv:flush()
+      if stage < probe_k and fa[stage + 1].n > 0 then stage_acc = fa[stage + 1].frontier end
+      local parts = {}
+      for k = 0, probe_k - 1 do parts[#parts + 1] = string.format("k=%d %.3f", k, fa[k + 1].frontier) end
+      P.log("[%s] epoch %d stage-matched accuracy (argmax after k thoughts in frontier[k+1]): %s", ctx.method, epoch,
+        table.concat(parts, ", "))
+    end
     m:train(true)
     local epoch_time = coconut.time() - t_epoch
     summary:row{split = "valid", epoch = epoch, stage = stage, train_loss = loss_sum / math.max(1, loss_n), accuracy = acc,
                 n = #valid, epoch_seconds = epoch_time, train_tokens_per_s = tokens / math.max(train_time, 1e-9),
-                eval_seconds = eval_time, lr = ctx.opt:lr()}
+                eval_seconds = eval_time, lr = ctx.opt:lr(), stage_accuracy = stage_acc}
     metrics:flush(); evalcsv:flush(); summary:flush()
     -- time outside C while training: the Lua loop plus building this epoch's layouts
     local outside = (math.max(0, train_time - c_total) + t_layout) / math.max(train_time + t_layout, 1e-9)
@@ -325,6 +426,7 @@ function R.run(ctx)
     assert(coconut.json.write(join(dir, "checkpoints/last/state.json"), state))
   end
   assert(metrics:close()); assert(evalcsv:close()); assert(summary:close())
+  if stage_csv then assert(stage_csv:close()) end
   for _, p in ipairs(ctx.probes) do assert(p.csv:close()) end
   local results = {valid = state.best_acc, best_epoch = state.best_epoch, test = state.test, extra = state.extra or {}}
   results.wall = state.wall

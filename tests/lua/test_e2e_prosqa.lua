@@ -31,7 +31,7 @@ T.test("prosqa_k6 --preset quick: CSV columns, figures, accuracies consistent", 
     local ev, ec = read(dir .. "/eval.csv")
     T.eq(table.concat(ec, ","), "split,id,epoch,stage,k,prediction,gold,correct,new_tokens,thoughts,output")
     local sm, sc = read(dir .. "/summary.csv")
-    T.eq(table.concat(sc, ","), "split,epoch,stage,train_loss,accuracy,n,epoch_seconds,train_tokens_per_s,eval_seconds,lr")
+    T.eq(table.concat(sc, ","), "split,epoch,stage,train_loss,accuracy,n,epoch_seconds,train_tokens_per_s,eval_seconds,lr,stage_accuracy")
     -- accuracy in summary.csv == mean of `correct` over the matching eval rows
     local n_valid_rows = 0
     for _, s in ipairs(sm) do
@@ -102,9 +102,9 @@ T.test("prosqa_k6: unknown options and presets are refused with the valid names"
   local rc, out = T.sh("build/coconut run experiments/prosqa_k6.lua --preset quick --epochs_per_stag 1")
   T.eq(rc, 1); T.ok(out:find("unknown option 'epochs_per_stag'; valid options: preset, method", 1, true), out)
   rc, out = T.sh("build/coconut run experiments/prosqa_k6.lua --preset huge")
-  T.eq(rc, 1); T.ok(out:find("unknown preset 'huge'; presets: paper, quick, small", 1, true), out)
+  T.eq(rc, 1); T.ok(out:find("unknown preset 'huge'; presets: cpu, paper, quick, small", 1, true), out)
   rc, out = T.sh("build/coconut run experiments/prosqa_k6.lua --preset quick --lr fast")
   T.eq(rc, 1); T.ok(out:find("option 'lr': fast is not a number", 1, true), out)
   rc, out = T.sh("build/coconut run experiments/prosqa_k6.lua --help")
-  T.eq(rc, 0); T.ok(out:find("--epochs_per_stage", 1, true)); T.ok(out:find("presets: paper, quick, small", 1, true))
+  T.eq(rc, 0); T.ok(out:find("--epochs_per_stage", 1, true)); T.ok(out:find("presets: cpu, paper, quick, small", 1, true))
 end)
