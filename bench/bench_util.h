@@ -41,7 +41,7 @@ static inline int bench_coconut_batch(int B, int T, int N, int V, coco_batch *ou
             coco_i32(lab)[b * T + t] = t > s + N ? v : -100;
             coco_i32(pos)[b * T + t] = t;
         }
-    *out = (coco_batch){ids, mask, lab, pos};
+    *out = (coco_batch){.input_ids = ids, .attention_mask = mask, .labels = lab, .position_ids = pos};
     return s;
 }
 

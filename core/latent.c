@@ -29,6 +29,7 @@ int coco_batch_check(const coco_batch *b, int32_t latent_id, int32_t start_id, i
     if (B < 1 || T < 1) return coco_seterr("batch: input_ids is empty");
     if (check_2d(b->attention_mask, "attention_mask", B, T) || check_2d(b->position_ids, "position_ids", B, T)) return -1;
     if (b->labels && check_2d(b->labels, "labels", B, T)) return -1;
+    if (coco_batch_check_sets(b, 0) != 0) return -1;
     const int32_t *ids = coco_i32(b->input_ids), *mask = coco_i32(b->attention_mask);
     int64_t s0 = -1, N = 0;
     int64_t s_row = -1;
@@ -121,6 +122,9 @@ void coco_batch_free(coco_batch *b) {
     coco_tensor_release((coco_tensor *)b->attention_mask);
     coco_tensor_release((coco_tensor *)b->position_ids);
     coco_tensor_release((coco_tensor *)b->labels);
+    coco_tensor_release((coco_tensor *)b->set_pos);
+    coco_tensor_release((coco_tensor *)b->set_offsets);
+    coco_tensor_release((coco_tensor *)b->set_ids);
     memset(b, 0, sizeof *b);
 }
 
@@ -155,6 +159,24 @@ static coco_tensor *feed_back(coco_tape *tp, coco_tensor *E, int64_t col, coco_t
     return coco_scatter_rows(tp, E, h, dst);
 }
 
+/* The batch's label sets as the loss ops take them: a set at label column c
+ * scores the logits row of column c-1 (the same shift as shifted_targets).
+ * n = 0 without sets. */
+static coco_label_sets shifted_sets(coco_tape *tp, const coco_batch *b) {
+    coco_label_sets ls = {0, NULL, NULL, NULL};
+    if (!b->set_pos || b->set_pos->numel == 0) return ls;
+    int64_t M = b->set_pos->numel;
+    int32_t *row = coco_tape_alloc(tp, sizeof(int32_t) * (size_t)M);
+    for (int64_t i = 0; i < M; i++) row[i] = coco_i32(b->set_pos)[i] - 1; /* column >= 1: same row b */
+    ls.n = M;
+    ls.row = row;
+    ls.off = coco_i32(b->set_offsets);
+    ls.ids = coco_i32(b->set_ids);
+    return ls;
+}
+
+/* Hidden states -> logits (if wanted) and the one loss over labels and label
+ * sets. Without logits the fused head runs only on the scored rows. */
 static void finish(coco_gpt2 *m, coco_tape *tp, const coco_batch *b, coco_tensor *hidden, coco_tensor *embeds,
                    int want_logits, coco_step_result *out) {
     out->hidden = hidden;
@@ -162,18 +184,14 @@ static void finish(coco_gpt2 *m, coco_tape *tp, const coco_batch *b, coco_tensor
     out->logits = NULL;
     out->loss = NULL;
     out->label_tokens = 0;
-    if (want_logits) {
-        coco_tensor *lg = coco_gpt2_logits(m, tp, hidden);
-        out->logits = lg;
-        if (b->labels) {
-            coco_tensor *tg = shifted_targets(tp, b->labels, &out->label_tokens);
-            out->loss = coco_cross_entropy(tp, lg, tg, -100);
-        }
-    } else if (b->labels) {
-        /* no logits wanted: the head runs only on the rows that have a label */
-        coco_tensor *tg = shifted_targets(tp, b->labels, &out->label_tokens);
-        out->loss = coco_lm_head_ce(tp, hidden, m->wte, tg, -100);
-    }
+    coco_tensor *lg = want_logits ? coco_gpt2_logits(m, tp, hidden) : NULL;
+    out->logits = lg;
+    if (!b->labels) return;
+    coco_tensor *tg = shifted_targets(tp, b->labels, &out->label_tokens);
+    coco_label_sets ls = shifted_sets(tp, b);
+    out->label_tokens += ls.n;
+    if (lg) out->loss = coco_cross_entropy_sets(tp, lg, tg, -100, &ls);
+    else out->loss = coco_lm_head_ce_sets(tp, hidden, m->wte, tg, -100, &ls);
 }
 
 int coco_latent_forward(coco_gpt2 *m, coco_tape *tp, const coco_batch *b, int32_t latent_id, int32_t start_id,
@@ -184,6 +202,7 @@ int coco_latent_forward(coco_gpt2 *m, coco_tape *tp, const coco_batch *b, int32_
     int64_t B = b->input_ids->shape[0], T = b->input_ids->shape[1];
     int *nl = coco_tape_alloc(tp, sizeof(int) * (size_t)(B > 0 ? B : 1));
     if (coco_batch_check(b, latent_id, start_id, &s, &N, nl) != 0) return -1;
+    if (coco_batch_check_sets(b, m->cfg.vocab_size) != 0) return -1;
     if (T > m->cfg.n_positions)
         return coco_seterr("batch: %lld columns exceed the model's n_positions = %d", (long long)T, m->cfg.n_positions);
     out->first_latent = s;
@@ -230,6 +249,7 @@ int coco_latent_forward_recompute(coco_gpt2 *m, coco_tape *tp, const coco_batch 
     int64_t B = b->input_ids->shape[0], T = b->input_ids->shape[1];
     int *nl = coco_tape_alloc(tp, sizeof(int) * (size_t)B);
     if (coco_batch_check(b, latent_id, start_id, &s, &N, nl) != 0) return -1;
+    if (coco_batch_check_sets(b, m->cfg.vocab_size) != 0) return -1;
     coco_tensor *E = coco_gpt2_embed(m, tp, b->input_ids);
     int *rows = coco_tape_alloc(tp, sizeof(int) * (size_t)B);
     for (int64_t j = 0; j < N; j++) {

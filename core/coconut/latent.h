@@ -16,6 +16,9 @@
  *   and add position embeddings from position_ids. Logits equal a plain forward
  *   over the final input embeddings. loss = mean over (b, t) of
  *   CE(logits[b,t], labels[b,t+1]) for labels != -100 — one mean over the batch.
+ *   With label sets (below), the set columns join that mean: a set S at column
+ *   c of row b adds -log sum_{v in S} softmax(logits[b,c-1])_v, one term among
+ *   the others (coco_cross_entropy_sets in coconut/ops.h).
  *   Nothing is detached: backward reaches every thought and, through the cache,
  *   every earlier pass. With no latents it is one plain GPT-2 pass.
  *
@@ -29,6 +32,15 @@
 
 typedef struct coco_batch {
     const coco_tensor *input_ids, *attention_mask, *labels, *position_ids; /* i32 [B, T]; labels may be NULL */
+    /* Optional label sets (issue 12's "bfs" loss): all three or none (NULL), i32.
+     *   set_pos     [M]   flat index b*T + c of the label column c each set
+     *                     scores (the logits at column c-1 predict it); strictly
+     *                     increasing, c >= 1, attention_mask 1 and labels -100 there;
+     *   set_offsets [M+1] set k is set_ids[set_offsets[k] .. set_offsets[k+1]),
+     *                     set_offsets[0] = 0, every set non-empty;
+     *   set_ids     [K]   token ids in [0, V), distinct within a set.
+     * Labels are required with sets. coco_collate_sets builds them. */
+    const coco_tensor *set_pos, *set_offsets, *set_ids;
 } coco_batch;
 
 typedef struct coco_special_ids {
@@ -40,7 +52,8 @@ typedef struct coco_step_result {
     coco_tensor *logits; /* [B, T, V]; NULL unless asked for */
     coco_tensor *hidden; /* [B, T, d] last hidden state after ln_f */
     coco_tensor *embeds; /* [B, T, d] input embeddings after the thoughts were fed back */
-    int64_t first_latent, max_latents, passes, label_tokens;
+    int64_t first_latent, max_latents, passes;
+    int64_t label_tokens; /* positions in the loss's mean: labels != -100 plus label sets */
 } coco_step_result;
 
 /* The official collator. Example i has ids[i][0..len[i]) and optionally labels
@@ -52,6 +65,34 @@ typedef struct coco_step_result {
 int coco_collate(int n, const int32_t *const *ids, const int32_t *const *labels, const int *len, int32_t latent_id,
                  int32_t pad_id, coco_batch *out);
 void coco_batch_free(coco_batch *b);
+
+/* Label sets of one example, for coco_collate_sets: set k stands for the token
+ * at 0-based position pos[k] of the example, with the ids ids[off[k] ..
+ * off[k+1]). Duplicate ids are allowed here and dropped. */
+typedef struct coco_example_sets {
+    int n;              /* sets of this example (0: none) */
+    const int *pos;     /* [n] */
+    const int *off;     /* [n+1], off[0] = 0 */
+    const int32_t *ids; /* [off[n]] */
+} coco_example_sets;
+
+/* Adds set_pos / set_offsets / set_ids to a batch that coco_collate built
+ * from the same examples, in the same order (sets[i] for example i, one per
+ * row). A position maps to its column through the row's left padding. Sets are
+ * ordered by row then column; the ids of a set are sorted ascending with
+ * duplicates dropped. No set in any example: the batch is left unchanged.
+ * Checks (messages number examples and positions from 1, as Lua does): the
+ * batch has labels; 1 <= pos < len (the first token has no logits before it);
+ * one set per position; labels -100 there; sets non-empty; ids >= 0 (the
+ * vocabulary is checked at forward). Returns 0, or -1 + errmsg. */
+int coco_collate_sets(coco_batch *b, const coco_example_sets *sets);
+
+/* The label-set part of coco_batch_check (which calls it with V = 0, after
+ * checking the [B, T] shapes this relies on): layout, positions, labels and
+ * mask; with V > 0 also ids in [0, V) and distinct within a set (the forward
+ * passes the model's vocabulary size). 0 or -1 + errmsg naming the set, row
+ * and column. */
+int coco_batch_check_sets(const coco_batch *b, int64_t V);
 
 /* Checks the layout; returns 0 or -1 + errmsg naming the row and column.
  * Optional outputs: first latent column s (-1 when none), max latents N, and

@@ -61,6 +61,31 @@ coco_tensor *coco_cross_entropy(coco_tape *tp, coco_tensor *logits, const coco_t
  * counts go through the head, in chunks, and no [rows, V] logits are kept. */
 coco_tensor *coco_lm_head_ce(coco_tape *tp, coco_tensor *hidden, coco_tensor *W, const coco_tensor *targets, int ignore_index);
 
+/* Set-valued targets (issue 12's "bfs" loss). Set i scores logits row row[i]
+ * with the loss -log sum_{v in S_i} softmax(row)_v, where
+ * S_i = ids[off[i] .. off[i+1]); its gradient with respect to the row's logit v
+ * is p_v - [v in S_i] p_v / sum_{u in S_i} p_u. A set of one id {t} is exactly
+ * the plain cross-entropy with target t (same floats).
+ * Rules, checked (coco_fail naming the set and row): row[] strictly increasing
+ * in [0, rows) (one set per row); the plain target of such a row is
+ * ignore_index (a row is scored one way or the other); off[0] = 0 and every set
+ * non-empty; ids in [0, V) and distinct within a set. The arrays are copied:
+ * they need not outlive the call. */
+typedef struct coco_label_sets {
+    int64_t n;          /* number of sets (0: none) */
+    const int32_t *row; /* [n] the logits row each set scores */
+    const int32_t *off; /* [n+1] offsets into ids */
+    const int32_t *ids; /* [off[n]] token ids */
+} coco_label_sets;
+
+/* cross_entropy / lm_head_ce with label sets as well (sets NULL or n = 0: the
+ * plain ops, bit for bit). The scalar is the mean over all scored rows: the
+ * rows with a plain target and the rows with a set, one weight each. */
+coco_tensor *coco_cross_entropy_sets(coco_tape *tp, coco_tensor *logits, const coco_tensor *targets, int ignore_index,
+                                     const coco_label_sets *sets);
+coco_tensor *coco_lm_head_ce_sets(coco_tape *tp, coco_tensor *hidden, coco_tensor *W, const coco_tensor *targets,
+                                  int ignore_index, const coco_label_sets *sets);
+
 /* Rows are the rows of a tensor viewed as [N, d] (d = last dim).
  * gather: src [..., d], idx i32 [M] -> [M, d] (indices may repeat).
  * scatter: returns a copy of dst [..., d] whose rows idx[i] are replaced by the

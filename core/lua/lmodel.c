@@ -354,6 +354,7 @@ static int step_index(lua_State *L) {
 
 typedef struct batch_tensors {
     coco_tensor *ids, *mask, *labels, *pos;
+    coco_tensor *set_pos, *set_offsets, *set_ids; /* label sets, optional (coconut/latent.h) */
 } batch_tensors;
 
 static void batch_release(batch_tensors *b) {
@@ -361,13 +362,17 @@ static void batch_release(batch_tensors *b) {
     coco_tensor_release(b->mask);
     coco_tensor_release(b->labels);
     coco_tensor_release(b->pos);
+    coco_tensor_release(b->set_pos);
+    coco_tensor_release(b->set_offsets);
+    coco_tensor_release(b->set_ids);
 }
 
 /* Reads a batch table; defaults: mask all ones, positions 0..T-1 per row. */
 static void read_batch(lua_State *L, int idx, batch_tensors *b) {
     memset(b, 0, sizeof *b);
     luaL_checktype(L, idx, LUA_TTABLE);
-    static const char *const keys[] = {"input_ids", "attention_mask", "labels", "position_ids", "latent_id", "start_id", NULL};
+    static const char *const keys[] = {"input_ids", "attention_mask", "labels", "position_ids", "latent_id", "start_id",
+                                       "set_pos", "set_offsets", "set_ids", NULL};
     lcoco_check_keys(L, idx, keys, "batch");
     if (lua_getfield(L, idx, "input_ids") == LUA_TNIL) lcoco_errorf(L, "batch.input_ids is missing");
     b->ids = lcoco_to_tensor(L, -1, COCO_I32, "batch.input_ids");
@@ -382,6 +387,12 @@ static void read_batch(lua_State *L, int idx, batch_tensors *b) {
     if (lua_getfield(L, idx, "labels") != LUA_TNIL) b->labels = lcoco_to_tensor(L, -1, COCO_I32, "batch.labels");
     lua_pop(L, 1);
     if (lua_getfield(L, idx, "position_ids") != LUA_TNIL) b->pos = lcoco_to_tensor(L, -1, COCO_I32, "batch.position_ids");
+    lua_pop(L, 1);
+    if (lua_getfield(L, idx, "set_pos") != LUA_TNIL) b->set_pos = lcoco_to_tensor(L, -1, COCO_I32, "batch.set_pos");
+    lua_pop(L, 1);
+    if (lua_getfield(L, idx, "set_offsets") != LUA_TNIL) b->set_offsets = lcoco_to_tensor(L, -1, COCO_I32, "batch.set_offsets");
+    lua_pop(L, 1);
+    if (lua_getfield(L, idx, "set_ids") != LUA_TNIL) b->set_ids = lcoco_to_tensor(L, -1, COCO_I32, "batch.set_ids");
     lua_pop(L, 1);
     if (!b->mask) {
         b->mask = coco_tensor_new(COCO_I32, 2, (int64_t[]){B, T});
@@ -421,7 +432,7 @@ static int m_forward(lua_State *L) {
     uint64_t seed = lua_isnoneornil(L, 3) ? 0 : (uint64_t)lcoco_opt_int(L, 3, "seed", 0, "forward options");
     coco_tape_set_seed(s->tp, seed ? seed : coco_mix64(u->seed * 0x9e3779b97f4a7c15ULL + u->steps));
     coco_tape_set_grad_enabled(s->tp, grad);
-    coco_batch b = {bt.ids, bt.mask, bt.labels, bt.pos};
+    coco_batch b = {bt.ids, bt.mask, bt.labels, bt.pos, bt.set_pos, bt.set_offsets, bt.set_ids};
     int rc = coco_latent_forward(u->m, s->tp, &b, latent, start, want_logits, &s->r);
     batch_release(&bt);
     if (rc != 0) {
@@ -434,7 +445,104 @@ static int m_forward(lua_State *L) {
 
 /* ---------------------------------------------------------------- collate */
 
-/* coconut.collate(examples, {latent_id=, pad_id=}) -> batch table of i32 tensors */
+/* Element count of a label set value (a list of ids or an i32 tensor); raises otherwise. */
+static lua_Integer set_size(lua_State *L, int idx, int i, lua_Integer t) {
+    coco_tensor *x = lcoco_opt_tensor(L, idx);
+    if (x) {
+        if (x->dtype != COCO_I32) lcoco_errorf(L, "collate: example %d: label set at position %d must hold i32 ids", i + 1, (int)t);
+        return x->numel;
+    }
+    if (!lua_istable(L, idx))
+        lcoco_errorf(L, "collate: example %d: label set at position %d must be a list of token ids, got %s", i + 1, (int)t,
+                     luaL_typename(L, idx));
+    return (lua_Integer)lua_rawlen(L, idx);
+}
+
+/* examples[i].label_sets (at stack index tbl) = {[t] = {id, ...}, ...}, t the
+ * 1-based position in input_ids of the token the set stands for, -> es with
+ * 0-based positions. The arrays live in one userdata stored at anchor[slot]
+ * (anchor: a stack index; so a Lua error raised here or later leaks nothing).
+ * Positions, labels and emptiness are checked by coco_collate_sets. */
+static void read_label_sets(lua_State *L, int tbl, int i, int len, int anchor, int slot, coco_example_sets *es) {
+    tbl = lua_absindex(L, tbl);
+    memset(es, 0, sizeof *es);
+    if (!lua_istable(L, tbl))
+        lcoco_errorf(L, "collate: examples[%d].label_sets must be a table {[position] = {token ids}}, got %s", i + 1,
+                     luaL_typename(L, tbl));
+    /* pass 1: count sets and ids, check keys */
+    int n = 0;
+    int64_t K = 0;
+    lua_pushnil(L);
+    while (lua_next(L, tbl)) {
+        int isint = 0;
+        lua_Integer t = lua_type(L, -2) == LUA_TNUMBER ? lua_tointegerx(L, -2, &isint) : 0;
+        if (!isint) {
+            lua_pushvalue(L, -2);
+            lcoco_errorf(L, "collate: examples[%d].label_sets: key '%s' is not an integer position", i + 1,
+                         luaL_tolstring(L, -1, NULL));
+        }
+        if (t < 2 || t > len)
+            lcoco_errorf(L, "collate: example %d: label set at position %lld is outside 2..%d (the example has %d tokens; "
+                         "the first token has no logits before it)", i + 1, (long long)t, len, len);
+        K += set_size(L, -1, i, t);
+        n++;
+        lua_pop(L, 1);
+    }
+    if (n == 0) return;
+    size_t bytes = sizeof(int) * (size_t)(2 * n + 1) + sizeof(int32_t) * (size_t)(K ? K : 1);
+    int *mem = lua_newuserdatauv(L, bytes, 0);
+    lua_rawseti(L, anchor, slot);
+    int *pos = mem, *off = mem + n;
+    int32_t *ids = (int32_t *)(off + n + 1);
+    /* pass 2: fill (same traversal order: the table is not modified) */
+    int k = 0;
+    int64_t q = 0;
+    off[0] = 0;
+    lua_pushnil(L);
+    while (lua_next(L, tbl)) {
+        lua_Integer t = lua_tointeger(L, -2);
+        coco_tensor *x = lcoco_opt_tensor(L, -1);
+        if (x) {
+            memcpy(ids + q, x->data, sizeof(int32_t) * (size_t)x->numel);
+            q += x->numel;
+        } else {
+            lua_Integer sz = (lua_Integer)lua_rawlen(L, -1);
+            for (lua_Integer j = 1; j <= sz; j++) {
+                lua_rawgeti(L, -1, j);
+                int ok;
+                lua_Integer v = lua_tointegerx(L, -1, &ok);
+                if (!ok || v < INT32_MIN || v > INT32_MAX)
+                    lcoco_errorf(L, "collate: example %d: label set at position %d: element %d is not an integer token id",
+                                 i + 1, (int)t, (int)j);
+                ids[q++] = (int32_t)v;
+                lua_pop(L, 1);
+            }
+        }
+        pos[k] = (int)t - 1;
+        off[++k] = (int)q;
+        lua_pop(L, 1);
+    }
+    es->n = n;
+    es->pos = pos;
+    es->off = off;
+    es->ids = ids;
+}
+
+/* lcoco_to_ints into a userdata stored at anchor[slot] (collected with the
+ * anchor table, so a later Lua error leaks nothing). */
+static int32_t *anchored_ints(lua_State *L, int idx, int *n, const char *what, int anchor, int slot) {
+    idx = lua_absindex(L, idx);
+    int32_t *v = lcoco_to_ints(L, idx, n, what);
+    int32_t *u = lua_newuserdatauv(L, sizeof(int32_t) * (size_t)(*n ? *n : 1), 0);
+    memcpy(u, v, sizeof(int32_t) * (size_t)*n);
+    free(v);
+    lua_rawseti(L, anchor, slot);
+    return u;
+}
+
+/* coconut.collate(examples, {latent_id=, pad_id=}) -> batch table of i32 tensors.
+ * An example may carry label_sets = {[t] = {ids...}} (see read_label_sets);
+ * the batch then has set_pos, set_offsets and set_ids (coconut/latent.h). */
 static int l_collate(lua_State *L) {
     LCOCO_ENTER(L);
     lua_settop(L, 2);
@@ -443,47 +551,65 @@ static int l_collate(lua_State *L) {
     lcoco_check_keys(L, 2, keys, "collate options");
     if (lua_isnoneornil(L, 2)) return luaL_argerror(L, 2, "options {latent_id=, pad_id=} are required");
     int latent = lcoco_opt_int(L, 2, "latent_id", -1, "collate options");
+    int start = lcoco_opt_int(L, 2, "start_id", -1, "collate options");
     lua_getfield(L, 2, "pad_id");
     if (lua_isnil(L, -1)) return lcoco_errorf(L, "collate: pad_id is required (the eos id in the official setup)");
     int pad = (int)luaL_checkinteger(L, -1);
     lua_pop(L, 1);
     int n = (int)luaL_len(L, 1);
     if (n < 1) return luaL_argerror(L, 1, "no examples");
-    int32_t **ids = calloc((size_t)n, sizeof *ids), **lab = calloc((size_t)n, sizeof *lab);
-    int *len = calloc((size_t)n, sizeof *len);
-    int has_labels = 0, all_labels = 1;
+    /* Scratch memory is Lua-owned (userdata; the per-example arrays are kept in
+     * the anchor table at stack index 3), so the errors raised below leak
+     * nothing. Example i uses slots 3i+1..3i+3: input_ids, labels, label sets. */
+    lua_newtable(L);
+    int32_t **ids = lua_newuserdatauv(L, sizeof *ids * (size_t)n, 0), **lab = lua_newuserdatauv(L, sizeof *lab * (size_t)n, 0);
+    int *len = lua_newuserdatauv(L, sizeof *len * (size_t)n, 0);
+    coco_example_sets *es = lua_newuserdatauv(L, sizeof *es * (size_t)n, 0); /* stack 4..7 */
+    memset(lab, 0, sizeof *lab * (size_t)n);
+    memset(es, 0, sizeof *es * (size_t)n);
+    int has_labels = 0, all_labels = 1, has_sets = 0;
     for (int i = 0; i < n; i++) {
         lua_geti(L, 1, i + 1);
         if (!lua_istable(L, -1)) return lcoco_errorf(L, "collate: example %d is not a table", i + 1);
         lua_getfield(L, -1, "input_ids");
         char what[64];
         snprintf(what, sizeof what, "examples[%d].input_ids", i + 1);
-        ids[i] = lcoco_to_ints(L, -1, &len[i], what);
+        ids[i] = anchored_ints(L, -1, &len[i], what, 3, 3 * i + 1);
         lua_pop(L, 1);
         if (lua_getfield(L, -1, "labels") != LUA_TNIL) {
             int ln;
             snprintf(what, sizeof what, "examples[%d].labels", i + 1);
-            lab[i] = lcoco_to_ints(L, -1, &ln, what);
+            lab[i] = anchored_ints(L, -1, &ln, what, 3, 3 * i + 2);
             if (ln != len[i]) return lcoco_errorf(L, "collate: example %d has %d input_ids but %d labels (lengths disagree)", i + 1, len[i], ln);
             has_labels = 1;
         } else {
             all_labels = 0;
         }
-        lua_pop(L, 2);
+        if (lua_getfield(L, -2, "label_sets") != LUA_TNIL) {
+            read_label_sets(L, -1, i, len[i], 3, 3 * i + 3, &es[i]);
+            has_sets |= es[i].n > 0;
+        }
+        lua_pop(L, 3);
     }
     if (has_labels && !all_labels) return lcoco_errorf(L, "collate: some examples have labels and some do not");
     coco_batch b;
     int rc = coco_collate(n, (const int32_t *const *)ids, has_labels ? (const int32_t *const *)lab : NULL, len, latent, pad, &b);
-    for (int i = 0; i < n; i++) free(ids[i]), free(lab[i]);
-    free(ids), free(lab), free(len);
     if (rc != 0) return lcoco_errorf(L, "collate: %s", coco_errmsg());
-    lua_createtable(L, 0, 6);
+    if (has_sets && coco_collate_sets(&b, es) != 0) {
+        coco_batch_free(&b);
+        return lcoco_errorf(L, "%s", coco_errmsg());
+    }
+    lua_createtable(L, 0, 9);
     lcoco_push_tensor(L, (coco_tensor *)b.input_ids), lua_setfield(L, -2, "input_ids");
     lcoco_push_tensor(L, (coco_tensor *)b.attention_mask), lua_setfield(L, -2, "attention_mask");
     lcoco_push_tensor(L, (coco_tensor *)b.position_ids), lua_setfield(L, -2, "position_ids");
     if (b.labels) lcoco_push_tensor(L, (coco_tensor *)b.labels), lua_setfield(L, -2, "labels");
+    if (b.set_pos) {
+        lcoco_push_tensor(L, (coco_tensor *)b.set_pos), lua_setfield(L, -2, "set_pos");
+        lcoco_push_tensor(L, (coco_tensor *)b.set_offsets), lua_setfield(L, -2, "set_offsets");
+        lcoco_push_tensor(L, (coco_tensor *)b.set_ids), lua_setfield(L, -2, "set_ids");
+    }
     if (latent >= 0) lua_pushinteger(L, latent), lua_setfield(L, -2, "latent_id");
-    int start = lcoco_opt_int(L, 2, "start_id", -1, "collate options");
     if (start >= 0) lua_pushinteger(L, start), lua_setfield(L, -2, "start_id");
     return 1;
 }

@@ -76,7 +76,7 @@ static void test_gpt2_forward_backward(void **s) {
     coco_st_file *f = coco_st_open(FIX "gpt2/io.safetensors");
     assert_non_null(f);
     coco_tensor *ids = fx(f, "input_ids"), *mask = fx(f, "attention_mask"), *pos = fx(f, "position_ids"), *lab = fx(f, "labels");
-    coco_batch b = {ids, mask, lab, pos};
+    coco_batch b = {.input_ids = ids, .attention_mask = mask, .labels = lab, .position_ids = pos};
     coco_tape *tp = coco_tape_new();
     coco_step_result r;
     coco_gpt2_zero_grad(m);
@@ -138,8 +138,8 @@ static void adamw_run(coco_gpt2 *m, coco_st_file *io, int steps, double clip, in
         for (int k = 0; k < micro; k++) {
             coco_tape_reset(tp);
             int64_t r0 = micro == 1 ? 0 : (k == 0 ? 0 : 2), r1 = micro == 1 ? 3 : (k == 0 ? 2 : 3);
-            coco_batch b = {coco_slice(tp, ids, 0, r0, r1), coco_slice(tp, mask, 0, r0, r1), coco_slice(tp, lab, 0, r0, r1),
-                            coco_slice(tp, pos, 0, r0, r1)};
+            coco_batch b = {.input_ids = coco_slice(tp, ids, 0, r0, r1), .attention_mask = coco_slice(tp, mask, 0, r0, r1),
+                            .labels = coco_slice(tp, lab, 0, r0, r1), .position_ids = coco_slice(tp, pos, 0, r0, r1)};
             coco_step_result r;
             assert_int_equal(coco_latent_forward(m, tp, &b, -1, -1, 0, &r), 0);
             losses[st] += coco_f32(r.loss)[0] / micro;

@@ -1,7 +1,8 @@
 /* test_latent.c — the Coconut stepper on a random tiny GPT-2, without fixtures:
  * collate layout, zero latents == plain forward, multi-pass with KV reuse ==
  * full recompute, finite differences of the loss through the thoughts, batched
- * generation == one at a time, and malformed batches refused.
+ * generation == one at a time, label sets (the "bfs" loss) in a latent batch,
+ * and malformed batches refused.
  * (tests/c/test_fixtures.c checks the same code against PyTorch.) */
 #include "coconut/latent.h"
 #include "testutil.h"
@@ -256,6 +257,137 @@ static void test_generation_thoughts_match_forward(void **s) {
     coco_gpt2_free(m);
 }
 
+/* Loss and gradients of one forward (grads summed into g, which must hold np floats). */
+static float step_grads(coco_gpt2 *m, const coco_batch *b, int want_logits, float *g, coco_step_result *keep, coco_tape *tp) {
+    coco_gpt2_zero_grad(m);
+    assert_int_equal(coco_latent_forward(m, tp, b, LAT, START, want_logits, keep), 0);
+    coco_backward(tp, keep->loss);
+    grads_copy(m, g);
+    return coco_f32(keep->loss)[0];
+}
+
+/* Label sets in a latent batch (the "bfs" loss through the multi-pass forward):
+ *  - collate_sets maps an example's position through the row's left padding;
+ *  - a set {t} at each first answer token = label t there: same loss, same
+ *    gradients, in both loss paths (logits kept or fused head);
+ *  - larger sets (given with a duplicate, which collate drops) give the same
+ *    loss with and without logits, equal to a direct computation from the logits;
+ *  - bad positions, labels and ids are refused with messages naming them. */
+static void test_label_sets_latent_batch(void **s) {
+    coco_gpt2 *m = tiny_model(6);
+    int q[3] = {4, 2, 3}, k[3] = {2, 3, 0}, a[3] = {2, 1, 4};
+    int32_t ids[3][64], lab[3][64], lab_s[3][64], one[3], four[3][4];
+    const int32_t *ip[3], *lp[3], *lsp[3];
+    int len[3], pos[3], off1[2] = {0, 1}, off4[2] = {0, 4};
+    coco_example_sets es1[3], es4[3];
+    for (int i = 0; i < 3; i++) {
+        len[i] = make_example(ids[i], lab[i], q[i], k[i], a[i], i * 3);
+        pos[i] = q[i] + k[i] + 2; /* question, START, latents, END: the first answer token */
+        memcpy(lab_s[i], lab[i], sizeof lab[i]);
+        one[i] = lab[i][pos[i]];
+        lab_s[i][pos[i]] = -100;
+        int32_t f[4] = {(one[i] + 7) % 30, one[i], (one[i] + 1) % 30, (one[i] + 7) % 30};
+        memcpy(four[i], f, sizeof f);
+        es1[i] = (coco_example_sets){1, &pos[i], off1, &one[i]};
+        es4[i] = (coco_example_sets){1, &pos[i], off4, four[i]};
+        ip[i] = ids[i], lp[i] = lab[i], lsp[i] = lab_s[i];
+    }
+    coco_batch bl, b1, b4;
+    assert_int_equal(coco_collate(3, ip, lp, len, LAT, PAD, &bl), 0);
+    assert_int_equal(coco_collate(3, ip, lsp, len, LAT, PAD, &b1), 0);
+    assert_int_equal(coco_collate_sets(&b1, es1), 0);
+    assert_int_equal(coco_collate(3, ip, lsp, len, LAT, PAD, &b4), 0);
+    assert_int_equal(coco_collate_sets(&b4, es4), 0);
+    int64_t T = bl.input_ids->shape[1];
+    /* row 0: first latent at 5, row 1 at 3 -> 2 left pads; row 2 has no latents */
+    assert_int_equal(coco_i32(b1.set_pos)[0], 0 * T + pos[0]);
+    assert_int_equal(coco_i32(b1.set_pos)[1], 1 * T + 2 + pos[1]);
+    assert_int_equal(coco_i32(b1.set_pos)[2], 2 * T + pos[2]);
+    assert_int_equal(coco_i32(b1.labels)[1 * T + 2 + pos[1]], -100);
+    /* duplicates dropped, ids sorted */
+    assert_int_equal(b4.set_ids->numel, 9);
+    assert_int_equal(coco_i32(b4.set_offsets)[3], 9);
+    const int32_t *s4 = coco_i32(b4.set_ids);
+    assert_true(s4[0] < s4[1] && s4[1] < s4[2]);
+
+    int64_t np = coco_gpt2_num_params(m);
+    float *g1 = malloc((size_t)np * 4), *g2 = malloc((size_t)np * 4);
+    coco_tape *tp = coco_tape_new(), *tp2 = coco_tape_new();
+    coco_step_result r1, r2;
+    for (int want = 0; want < 2; want++) {
+        float l1 = step_grads(m, &bl, want, g1, &r1, tp);
+        float l2 = step_grads(m, &b1, want, g2, &r2, tp2);
+        assert_true(r2.passes == 4 && r1.label_tokens == r2.label_tokens);
+        assert_true(l1 == l2);
+        assert_memory_equal(g1, g2, (size_t)np * 4);
+        coco_tape_reset(tp), coco_tape_reset(tp2);
+    }
+    /* sets of 3: logits kept vs fused head, and the direct computation from the logits */
+    float lf = step_grads(m, &b4, 0, g1, &r1, tp);
+    float lk = step_grads(m, &b4, 1, g2, &r2, tp2);
+    assert_true(fabsf(lf - lk) < 1e-5f * fabsf(lk));
+    double gmax = 0;
+    for (int64_t i = 0; i < np; i++) gmax = fmax(gmax, fabs(g2[i]));
+    assert_true(coco_max_abs_diff(g1, g2, np) < 1e-5 * fmax(1.0, gmax));
+    double tot = 0;
+    int cnt = 0;
+    const float *lg = coco_f32(r2.logits);
+    const int32_t *L4 = coco_i32(b4.labels), *sp = coco_i32(b4.set_pos), *so = coco_i32(b4.set_offsets);
+    for (int64_t r = 0; r < 3; r++)
+        for (int64_t c = 1; c < T; c++) {
+            const float *x = lg + (r * T + c - 1) * V;
+            double mx = -1e30, z = 0;
+            for (int j = 0; j < V; j++) mx = fmax(mx, x[j]);
+            for (int j = 0; j < V; j++) z += exp(x[j] - mx);
+            double lse = mx + log(z);
+            int set = -1;
+            for (int j = 0; j < 3; j++)
+                if (sp[j] == r * T + c) set = j;
+            if (set >= 0) {
+                double ps = 0;
+                for (int32_t j = so[set]; j < so[set + 1]; j++) ps += exp(x[s4[j]] - lse);
+                tot += -log(ps), cnt++;
+            } else if (L4[r * T + c] != -100) {
+                tot += lse - x[L4[r * T + c]], cnt++;
+            }
+        }
+    assert_int_equal(r2.label_tokens, cnt);
+    assert_true(fabs(tot / cnt - lk) < 1e-5 * fabs(lk));
+    /* the set changed the loss (it is not silently ignored) */
+    coco_tape_reset(tp);
+    coco_tape_set_grad_enabled(tp, 0);
+    assert_int_equal(coco_latent_forward(m, tp, &b1, LAT, START, 0, &r1), 0);
+    assert_true(fabsf(coco_f32(r1.loss)[0] - lk) > 1e-3f);
+    coco_tape_free(tp);
+    coco_tape_free(tp2);
+    free(g1), free(g2);
+
+    /* refused: the first position, a labelled position, an id outside the vocabulary */
+    int p0 = 0, pl = pos[0] - 1, off_bad[2] = {0, 1};
+    int32_t big = V;
+    coco_example_sets bad[3] = {{1, &p0, off1, &one[0]}, {0, NULL, NULL, NULL}, {0, NULL, NULL, NULL}};
+    coco_batch bb;
+    assert_int_equal(coco_collate(3, ip, lsp, len, LAT, PAD, &bb), 0);
+    assert_int_equal(coco_collate_sets(&bb, bad), -1);
+    assert_non_null(strstr(coco_errmsg(), "example 1: label set at position 1 is outside 2.."));
+    bad[0] = (coco_example_sets){0, NULL, NULL, NULL};
+    bad[2] = (coco_example_sets){1, &pl, off_bad, &one[0]};
+    pl = pos[2] + 1; /* an answer token: label != -100 */
+    assert_int_equal(coco_collate_sets(&bb, bad), -1);
+    assert_non_null(strstr(coco_errmsg(), "example 3: label set at position"));
+    assert_non_null(strstr(coco_errmsg(), "must have label -100"));
+    bad[2] = (coco_example_sets){1, &pos[2], off_bad, &big};
+    assert_int_equal(coco_collate_sets(&bb, bad), 0);
+    coco_tape *tp3 = coco_tape_new();
+    assert_int_equal(coco_latent_forward(m, tp3, &bb, LAT, START, 0, &r1), -1);
+    assert_non_null(strstr(coco_errmsg(), "label set 0 (row 2, column"));
+    assert_non_null(strstr(coco_errmsg(), "token id 40 is outside the vocabulary [0, 40)"));
+    coco_tape_free(tp3);
+    coco_batch_free(&bb);
+    coco_batch_free(&bl), coco_batch_free(&b1), coco_batch_free(&b4);
+    coco_gpt2_free(m);
+}
+
 static void test_malformed_batches(void **s) {
     int32_t I[2][8] = {{1, 2, START, LAT, LAT, END, 3, PAD}, {1, START, LAT, 5, LAT, END, 3, PAD}};
     coco_tensor *ids = coco_tensor_new(COCO_I32, 2, (int64_t[]){2, 8});
@@ -263,7 +395,7 @@ static void test_malformed_batches(void **s) {
     coco_tensor *ones = coco_tensor_new(COCO_I32, 2, (int64_t[]){2, 8});
     coco_tensor_fill(ones, 1);
     coco_tensor *short_ = coco_tensor_new(COCO_I32, 2, (int64_t[]){2, 7});
-    coco_batch b = {ids, ones, NULL, ones};
+    coco_batch b = {.input_ids = ids, .attention_mask = ones, .labels = NULL, .position_ids = ones};
     assert_int_equal(coco_batch_check(&b, LAT, START, NULL, NULL, NULL), -1);
     assert_non_null(strstr(coco_errmsg(), "row 1: latents are not contiguous"));
     int32_t J[2][8] = {{1, 2, START, LAT, LAT, END, 3, PAD}, {1, 4, LAT, LAT, END, 3, PAD, PAD}};
@@ -291,6 +423,7 @@ int main(void) {
         cmocka_unit_test(test_finite_differences_through_thoughts),
         cmocka_unit_test(test_batched_generation_equals_single),
         cmocka_unit_test(test_generation_thoughts_match_forward),
+        cmocka_unit_test(test_label_sets_latent_batch),
         cmocka_unit_test(test_malformed_batches),
     };
     return cmocka_run_group_tests_name("latent", tests, NULL, NULL);

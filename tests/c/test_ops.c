@@ -1,7 +1,8 @@
 /* test_ops.c — every autograd op: forward against a naive double-precision
  * reference, backward against central finite differences (tolerances in
  * testutil.h), and proof that each gradient test fails when the op's backward
- * is wrong by 10% (the mutation hook). */
+ * is wrong by 10% (the mutation hook). Label sets (the "bfs" loss) are checked
+ * the same way, plus: a set of one id is the plain cross-entropy. */
 #include "testutil.h"
 
 #define H_FD 1e-2
@@ -261,6 +262,194 @@ static void test_lm_head_ce(void **s) {
     check_op("lm_head_ce", "lm_head_ce", f_lmce, 2, in, tg2);
     coco_tensor *all[] = {h, W, tg, h2, W2, tg2};
     release_all(6, all);
+}
+
+/* ------------------------------------------------------------ label sets ("bfs" loss) */
+
+typedef struct sets_case {
+    coco_tensor *tg;      /* plain targets, -100 on the set rows */
+    coco_label_sets sets; /* rows, offsets, ids */
+} sets_case;
+
+static coco_tensor *f_ce_sets(coco_tape *tp, coco_tensor **in, void *ud) {
+    sets_case *c = ud;
+    return coco_cross_entropy_sets(tp, in[0], c->tg, -100, &c->sets);
+}
+static coco_tensor *f_lmce_sets(coco_tape *tp, coco_tensor **in, void *ud) {
+    sets_case *c = ud;
+    return coco_lm_head_ce_sets(tp, in[0], in[1], c->tg, -100, &c->sets);
+}
+
+/* The set scoring row r, -1 for none (linear search: the reference stays obvious). */
+static int64_t set_at(const coco_label_sets *s, int64_t r) {
+    for (int64_t i = 0; i < s->n; i++)
+        if (s->row[i] == r) return i;
+    return -1;
+}
+
+/* Direct double-precision loss and d loss / d x of logits x [R, V]: mean over
+ * rows with a target (lse - x_t) and rows with a set (-log sum_{v in S} p_v). */
+static double ref_sets(const float *x, int64_t R, int64_t V, const int32_t *tg, const coco_label_sets *s, double *dx) {
+    double tot = 0;
+    int cnt = 0;
+    for (int64_t r = 0; r < R; r++) cnt += tg[r] != -100 || set_at(s, r) >= 0;
+    for (int64_t r = 0; r < R; r++) {
+        const float *xr = x + r * V;
+        double mx = -1e30, z = 0;
+        for (int64_t j = 0; j < V; j++) mx = fmax(mx, xr[j]);
+        for (int64_t j = 0; j < V; j++) z += exp(xr[j] - mx);
+        double lse = mx + log(z);
+        int64_t k = set_at(s, r);
+        for (int64_t j = 0; j < V; j++) dx[r * V + j] = 0;
+        if (k < 0 && tg[r] == -100) continue;
+        double ps = 0; /* probability of the set */
+        if (k >= 0)
+            for (int32_t q = s->off[k]; q < s->off[k + 1]; q++) ps += exp(xr[s->ids[q]] - lse);
+        tot += k >= 0 ? -log(ps) : lse - xr[tg[r]];
+        for (int64_t j = 0; j < V; j++) dx[r * V + j] = exp(xr[j] - lse) / cnt;
+        if (k < 0) dx[r * V + tg[r]] -= 1.0 / cnt;
+        else
+            for (int32_t q = s->off[k]; q < s->off[k + 1]; q++) dx[r * V + s->ids[q]] -= exp(xr[s->ids[q]] - lse) / ps / cnt;
+    }
+    return tot / cnt;
+}
+
+/* Value and gradient against the direct computation; the fused head equals
+ * linear_wt + cross_entropy_sets with sets spread over several chunks. */
+static void test_label_sets_reference(void **s) {
+    int64_t R = 6, V = 13;
+    coco_tensor *x = req(tu_randn(700, 2.0f, 2, R, V));
+    int32_t t[6] = {4, -100, -100, 9, -100, -100};
+    coco_tensor *tg = tu_ids(R, t);
+    /* row 1: {0, 5, 12}; row 2: {7}; row 4: {3, 11}; row 5 ignored */
+    int32_t rows[3] = {1, 2, 4}, off[4] = {0, 3, 4, 6}, ids[6] = {0, 5, 12, 7, 3, 11};
+    coco_label_sets ls = {3, rows, off, ids};
+    double dref[6 * 13];
+    double ref = ref_sets(coco_f32(x), R, V, t, &ls, dref);
+    coco_tape *tp = coco_tape_new();
+    coco_tensor *L = coco_cross_entropy_sets(tp, x, tg, -100, &ls);
+    assert_true(fabs(ref - coco_f32(L)[0]) < 1e-5 * fabs(ref));
+    coco_zero_grad(x);
+    coco_backward(tp, L);
+    double worst = 0;
+    for (int64_t i = 0; i < R * V; i++) worst = fmax(worst, fabs(dref[i] - coco_f32(x->grad)[i]));
+    assert_true(worst < 1e-6);
+    /* The loss counts 5 rows: a wrong count (e.g. sets left out of the mean) shows here. */
+    double plain_only = 0;
+    coco_tape_reset(tp);
+    coco_tensor *Lp = coco_cross_entropy(tp, x, tg, -100);
+    plain_only = coco_f32(Lp)[0];
+    assert_true(fabs(plain_only - coco_f32(L)[0]) > 1e-3);
+    coco_tape_free(tp);
+    coco_tensor_release(x), coco_tensor_release(tg);
+
+    /* fused head vs the unfused op: 300 rows (two chunks), a set every 7th row */
+    int64_t R2 = 300, d = 6, V2 = 11;
+    coco_tensor *h = req(tu_randn(701, 1.0f, 2, R2, d)), *W = req(tu_randn(702, 1.0f, 2, V2, d));
+    coco_tensor *tg2 = coco_tensor_new(COCO_I32, 1, (int64_t[]){R2});
+    int32_t srow[64], soff[65], sids[256];
+    int64_t n = 0, k = 0;
+    soff[0] = 0;
+    for (int64_t r = 0; r < R2; r++) {
+        coco_i32(tg2)[r] = r % 3 == 0 ? -100 : (int32_t)((r * 7) % V2);
+        if (r % 7 != 0) continue;
+        coco_i32(tg2)[r] = -100;
+        srow[n] = (int32_t)r;
+        for (int64_t j = 0; j <= r % 4; j++) sids[k++] = (int32_t)((r + 3 * j) % V2); /* 1..4 distinct ids */
+        soff[++n] = (int32_t)k;
+    }
+    coco_label_sets ls2 = {n, srow, soff, sids};
+    tp = coco_tape_new();
+    coco_tensor *l1 = coco_lm_head_ce_sets(tp, h, W, tg2, -100, &ls2);
+    coco_backward(tp, l1);
+    float v1 = coco_f32(l1)[0];
+    coco_tensor *gh = coco_tensor_clone(h->grad), *gW = coco_tensor_clone(W->grad);
+    coco_zero_grad(h), coco_zero_grad(W);
+    coco_tape_reset(tp);
+    coco_tensor *l2 = coco_cross_entropy_sets(tp, coco_linear_wt(tp, h, W, NULL), tg2, -100, &ls2);
+    coco_backward(tp, l2);
+    assert_true(fabsf(v1 - coco_f32(l2)[0]) < 1e-5f * fabsf(coco_f32(l2)[0]));
+    assert_true(coco_max_abs_diff(coco_f32(gh), coco_f32(h->grad), gh->numel) < 1e-6);
+    assert_true(coco_max_abs_diff(coco_f32(gW), coco_f32(W->grad), gW->numel) < 1e-6);
+    coco_tape_free(tp);
+    coco_tensor_release(gh), coco_tensor_release(gW);
+    coco_tensor_release(h), coco_tensor_release(W), coco_tensor_release(tg2);
+}
+
+/* Central finite differences (check_op: and a 10% wrong backward must fail). */
+static void test_grad_label_sets(void **s) {
+    int32_t rows[2] = {0, 3}, off[3] = {0, 3, 5}, ids[5] = {6, 1, 4, 2, 0};
+    sets_case c = {tu_ids(5, (int32_t[]){-100, 5, -100, -100, 3}), {2, rows, off, ids}};
+    coco_tensor *in[1] = {req(tu_randn(710, 1.5f, 2, (int64_t)5, (int64_t)7))};
+    check_op("cross_entropy_sets", "cross_entropy", f_ce_sets, 1, in, &c);
+    coco_tensor *in2[2] = {req(tu_randn(711, 1.0f, 2, (int64_t)5, (int64_t)4)), req(tu_randn(712, 1.0f, 2, (int64_t)7, (int64_t)4))};
+    check_op("lm_head_ce_sets", "lm_head_ce", f_lmce_sets, 2, in2, &c);
+    /* only sets, no plain target */
+    sets_case c2 = {tu_ids(5, (int32_t[]){-100, -100, -100, -100, -100}), {2, rows, off, ids}};
+    check_op("cross_entropy_sets (sets only)", "cross_entropy", f_ce_sets, 1, in, &c2);
+    coco_tensor_release(c.tg), coco_tensor_release(c2.tg);
+    release_all(1, in);
+    release_all(2, in2);
+}
+
+/* A set {t} is the plain cross-entropy with target t: same floats, loss and gradients. */
+static void test_label_set_of_one_is_ce(void **s) {
+    int64_t R = 8, V = 11, d = 5;
+    int32_t plain[8] = {3, -100, 5, 0, 10, -100, 2, 7};
+    int32_t with_sets[8] = {-100, -100, -100, 0, 10, -100, -100, 7};
+    int32_t rows[3] = {0, 2, 6}, off[4] = {0, 1, 2, 3}, ids[3] = {3, 5, 2};
+    coco_label_sets ls = {3, rows, off, ids};
+    coco_tensor *tp_ = tu_ids(R, plain), *ts = tu_ids(R, with_sets);
+    coco_tensor *x = req(tu_randn(720, 2.0f, 2, R, V));
+    coco_tensor *h = req(tu_randn(721, 1.0f, 2, R, d)), *W = req(tu_randn(722, 1.0f, 2, V, d));
+    coco_tape *tp = coco_tape_new();
+    for (int fused = 0; fused < 2; fused++) {
+        coco_tensor *a = fused ? coco_lm_head_ce(tp, h, W, tp_, -100) : coco_cross_entropy(tp, x, tp_, -100);
+        coco_backward(tp, a);
+        float va = coco_f32(a)[0];
+        coco_tensor *g1 = coco_tensor_clone(fused ? h->grad : x->grad), *g2 = fused ? coco_tensor_clone(W->grad) : NULL;
+        coco_zero_grad(x), coco_zero_grad(h), coco_zero_grad(W);
+        coco_tape_reset(tp);
+        coco_tensor *b = fused ? coco_lm_head_ce_sets(tp, h, W, ts, -100, &ls) : coco_cross_entropy_sets(tp, x, ts, -100, &ls);
+        coco_backward(tp, b);
+        assert_true(va == coco_f32(b)[0]);
+        assert_memory_equal(g1->data, (fused ? h->grad : x->grad)->data, (size_t)g1->numel * 4);
+        if (g2) assert_memory_equal(g2->data, W->grad->data, (size_t)g2->numel * 4);
+        coco_tensor_release(g1);
+        if (g2) coco_tensor_release(g2);
+        coco_zero_grad(x), coco_zero_grad(h), coco_zero_grad(W);
+        coco_tape_reset(tp);
+    }
+    coco_tape_free(tp);
+    coco_tensor_release(tp_), coco_tensor_release(ts), coco_tensor_release(x), coco_tensor_release(h), coco_tensor_release(W);
+}
+
+static void test_label_sets_bad_input(void **s) {
+    coco_tape *tp = coco_tape_new();
+    coco_tensor *x = tu_randn(730, 1.0f, 2, (int64_t)6, (int64_t)13);
+    coco_tensor *W = tu_randn(731, 1.0f, 2, (int64_t)13, (int64_t)4), *h = tu_randn(732, 1.0f, 2, (int64_t)6, (int64_t)4);
+    coco_tensor *tg = tu_ids(6, (int32_t[]){4, -100, -100, 9, -100, -100});
+    int32_t off[3] = {0, 2, 3};
+    int32_t r_target[2] = {0, 2}, ids_ok[3] = {1, 2, 3};
+    EXPECT_FAIL(coco_cross_entropy_sets(tp, x, tg, -100, &((coco_label_sets){2, r_target, off, ids_ok})),
+                "cross_entropy: row 0 has target 4 and label set 0; a row with a set must have target ignore_index -100");
+    int32_t r_ok[2] = {1, 2}, ids_far[3] = {1, 2, 13};
+    EXPECT_FAIL(coco_cross_entropy_sets(tp, x, tg, -100, &((coco_label_sets){2, r_ok, off, ids_far})),
+                "cross_entropy: label set 1 (row 2): id 13 is outside [0, 13)");
+    int32_t ids_dup[3] = {5, 5, 3};
+    EXPECT_FAIL(coco_lm_head_ce_sets(tp, h, W, tg, -100, &((coco_label_sets){2, r_ok, off, ids_dup})),
+                "lm_head_ce: label set 0 (row 1): id 5 appears twice");
+    int32_t off_empty[3] = {0, 0, 3};
+    EXPECT_FAIL(coco_cross_entropy_sets(tp, x, tg, -100, &((coco_label_sets){2, r_ok, off_empty, ids_ok})),
+                "cross_entropy: label set 0 (row 1) is empty");
+    int32_t r_down[2] = {2, 1};
+    EXPECT_FAIL(coco_cross_entropy_sets(tp, x, tg, -100, &((coco_label_sets){2, r_down, off, ids_ok})),
+                "rows must be strictly increasing");
+    int32_t r_out[2] = {1, 6};
+    EXPECT_FAIL(coco_cross_entropy_sets(tp, x, tg, -100, &((coco_label_sets){2, r_out, off, ids_ok})),
+                "cross_entropy: label set 1 scores row 6, outside [0, 6)");
+    coco_tape_free(tp);
+    coco_tensor_release(x), coco_tensor_release(W), coco_tensor_release(h), coco_tensor_release(tg);
 }
 
 static void test_grad_gather_scatter(void **s) {
@@ -865,6 +1054,10 @@ int main(void) {
         cmocka_unit_test(test_grad_add_sum_mean_scale),
         cmocka_unit_test(test_grad_cross_entropy),
         cmocka_unit_test(test_lm_head_ce),
+        cmocka_unit_test(test_label_sets_reference),
+        cmocka_unit_test(test_grad_label_sets),
+        cmocka_unit_test(test_label_set_of_one_is_ce),
+        cmocka_unit_test(test_label_sets_bad_input),
         cmocka_unit_test(test_grad_gather_scatter),
         cmocka_unit_test(test_grad_concat),
         cmocka_unit_test(test_grad_sigmoid_bce),

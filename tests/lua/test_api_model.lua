@@ -182,3 +182,129 @@ T.test("train() toggles dropout; eval forward is deterministic", function()
   m:train(true); T.eq(m:training(), true)
   T.ok(m:forward(b).loss ~= a, "dropout changes the loss in training mode")
 end)
+
+-- Label sets (issue 12's "bfs" loss): the loss at a set position t is
+-- -log sum_{v in S} softmax(logits at t-1)_v, averaged with the plain labels.
+-- Reference computed here in Lua from out.logits.
+local function loss_from_logits(out, batch)
+  local lg = out.logits:totable()          -- [B][T][V]
+  local lab = batch.labels:totable()       -- [B][T]
+  local T_ = #lab[1]
+  local sets = {}                          -- flat 0-based label position -> list of ids
+  if batch.set_pos then
+    local sp, so, si = batch.set_pos:totable(), batch.set_offsets:totable(), batch.set_ids:totable()
+    for k = 1, #sp do
+      local ids = {}
+      for j = so[k] + 1, so[k + 1] do ids[#ids + 1] = si[j] end
+      sets[sp[k]] = ids
+    end
+  end
+  local total, count = 0, 0
+  for b = 1, #lab do
+    for t = 2, T_ do
+      local x = lg[b][t - 1]
+      local mx = -math.huge
+      for v = 1, #x do mx = math.max(mx, x[v]) end
+      local z = 0
+      for v = 1, #x do z = z + math.exp(x[v] - mx) end
+      local lse = mx + math.log(z)
+      local set = sets[(b - 1) * T_ + (t - 1)]
+      if set then
+        local ps = 0
+        for _, v in ipairs(set) do ps = ps + math.exp(x[v + 1] - lse) end
+        total, count = total - math.log(ps), count + 1
+      elseif lab[b][t] ~= -100 then
+        total, count = total + lse - x[lab[b][t] + 1], count + 1
+      end
+    end
+  end
+  return total / count, count
+end
+
+T.test("label_sets: collate packs them; loss = mean over labels and sets, from the logits", function()
+  local m = coconut.gpt2.new{preset = "tiny", vocab_size = 40, seed = 11, dropout = 0}
+  local items = {
+    {input_ids = {1, 2, 3, 4, 5, 6, 7}, labels = {-100, -100, -100, 4, -100, 6, 7}, label_sets = {[5] = {5, 9, 12}}},
+    {input_ids = {3, 8, 9, 10}, labels = {-100, -100, -100, -100}, label_sets = {[2] = {20}, [4] = {1, 2, 2, 30}}},
+  }
+  local batch = coconut.collate(items, {pad_id = 0})
+  T.eq(table.concat(batch.set_pos:totable(), ","), "4,8,10")        -- flat b*T + t, 0-based, T = 7
+  T.eq(table.concat(batch.set_offsets:totable(), ","), "0,3,4,7")
+  T.eq(table.concat(batch.set_ids:totable(), ","), "5,9,12,20,1,2,30") -- sorted, duplicate 2 dropped
+  local out <close> = m:forward(batch)
+  local ref, n = loss_from_logits(out, batch)
+  T.eq(n, 6); T.eq(out.label_tokens, 6)
+  T.near(out.loss, ref, 1e-5 * math.abs(ref), "loss vs Lua reference")
+  local fused <close> = m:forward(batch, {logits = false})
+  T.near(fused.loss, ref, 1e-5 * math.abs(ref), "fused head")
+  -- only sets: the mean set loss
+  local only = coconut.collate({items[2]}, {pad_id = 0})
+  local o2 <close> = m:forward(only)
+  local ref2, n2 = loss_from_logits(o2, only)
+  T.eq(n2, 2); T.near(o2.loss, ref2, 1e-5 * math.abs(ref2))
+  -- backward runs and reaches the embeddings
+  m:zero_grad(); out:backward()
+  T.ok(m:grads()["wte.weight"]:norm() > 0)
+end)
+
+T.test("label_sets: a set of one id is the plain label (loss and gradients)", function()
+  local m = coconut.gpt2.new{preset = "tiny", vocab_size = 40, seed = 12, dropout = 0}
+  local plain = coconut.collate({{input_ids = {1, 2, 3, 4, 5}, labels = {-100, 2, 3, 4, 5}}}, {pad_id = 0})
+  local sets = coconut.collate({{input_ids = {1, 2, 3, 4, 5}, labels = {-100, 2, -100, 4, -100},
+                                 label_sets = {[3] = {3}, [5] = {5}}}}, {pad_id = 0})
+  for _, logits in ipairs{true, false} do
+    m:zero_grad()
+    local a <close> = m:forward(plain, {logits = logits}); a:backward()
+    local ga = m:grads()["h.0.attn.c_attn.weight"]:clone()
+    m:zero_grad()
+    local b <close> = m:forward(sets, {logits = logits}); b:backward()
+    T.eq(b.loss, a.loss)
+    T.eq(maxdiff(m:grads()["h.0.attn.c_attn.weight"], ga), 0)
+  end
+end)
+
+T.test("label_sets in a latent batch (multi-pass forward)", function()
+  local LAT, START, END, PAD = 38, 36, 37, 39
+  local m = coconut.gpt2.new{preset = "tiny", vocab_size = 40, seed = 13, dropout = 0}
+  local items = {
+    -- q q q START LAT LAT END a a eos: the set stands for the first answer token (position 8)
+    {input_ids = {1, 2, 3, START, LAT, LAT, END, 5, 6, PAD}, labels = {-100, -100, -100, -100, -100, -100, -100, -100, 6, PAD},
+     label_sets = {[8] = {5, 11, 17}}},
+    -- one latent, first latent one column earlier -> one left pad in the batch
+    {input_ids = {4, 5, START, LAT, END, 7, PAD}, labels = {-100, -100, -100, -100, -100, -100, PAD},
+     label_sets = {[6] = {7, 8}}},
+  }
+  local batch = coconut.collate(items, {latent_id = LAT, pad_id = PAD, start_id = START})
+  local T_ = batch.input_ids:shape()[2]
+  T.eq(batch.set_pos:get(2), T_ + 1 + 5)   -- row 2, left pad 1, position 6 -> column 6 (0-based)
+  local out <close> = m:forward(batch)
+  T.eq(out.passes, 3)
+  local ref = loss_from_logits(out, batch)
+  T.near(out.loss, ref, 1e-5 * math.abs(ref), "latent loss vs Lua reference")
+  local fused <close> = m:forward(batch, {logits = false})
+  T.near(fused.loss, ref, 1e-5 * math.abs(ref), "latent fused head")
+  m:zero_grad(); fused:backward()
+  T.ok(m:grads()["ln_f.weight"]:norm() > 0)
+end)
+
+T.test("label_sets: bad positions, labels and ids are refused with clear messages", function()
+  local m = coconut.gpt2.new{preset = "tiny", vocab_size = 40, seed = 14}
+  local function col(sets, labels)
+    return coconut.collate({{input_ids = {1, 2, 3}, labels = {-100, -100, -100}},
+                            {input_ids = {1, 2, 3, 4}, labels = labels or {-100, 2, -100, -100}, label_sets = sets}},
+                           {pad_id = 0})
+  end
+  T.raises(function() col({[1] = {3}}) end, "collate: example 2: label set at position 1 is outside 2..4")
+  T.raises(function() col({[5] = {3}}) end, "collate: example 2: label set at position 5 is outside 2..4")
+  T.raises(function() col({[2] = {3}}) end, "collate: example 2: label set at position 2, but labels[2] = 2; a position scored by a set must have label -100")
+  T.raises(function() col({[3] = {}}) end, "collate: example 2: label set at position 3 is empty")
+  T.raises(function() col({x = {3}}) end, "collate: examples[2].label_sets: key 'x' is not an integer position")
+  T.raises(function() col({[3] = {1, "a"}}) end, "label set at position 3: element 2 is not an integer token id")
+  T.raises(function() col({[3] = 7}) end, "label set at position 3 must be a list of token ids")
+  T.raises(function() coconut.collate({{input_ids = {1, 2}, label_sets = {[2] = {1}}}}, {pad_id = 0}) end,
+    "examples carry label_sets but no labels")
+  local b = col({[3] = {3, 40}})
+  T.raises(function() m:forward(b) end, "forward: batch: label set 0 (row 1, column 2): token id 40 is outside the vocabulary [0, 40)")
+  T.raises(function() m:forward{input_ids = {{1, 2}}, labels = {{-100, -100}}, set_pos = {1}} end,
+    "'set_pos', 'set_offsets' and 'set_ids' go together")
+end)
