@@ -40,7 +40,10 @@ int coco_batch_check(const coco_batch *b, int32_t latent_id, int32_t start_id, i
             if (row[c] != latent_id) continue;
             if (first < 0) {
                 first = c;
-                if (c == 0 || row[c - 1] != start_id)
+                if (c == 0)
+                    return coco_seterr("batch: row %lld: <|latent|> at column 0 has no hidden state before it to feed back",
+                                       (long long)r);
+                if (start_id != COCO_NO_START_MARKER && row[c - 1] != start_id)
                     return coco_seterr("batch: row %lld: <|latent|> at column %lld is not preceded by <|start-latent|> "
                                        "(id %d); latents must follow the start marker",
                                        (long long)r, (long long)c, start_id);
@@ -382,7 +385,10 @@ int coco_latent_generate(coco_gpt2 *m, const coco_special_ids *ids, int n, const
             coco_i32(mask)[(int64_t)i * Tmax + c] = real;
         }
         st[i].pos = lens[i];
-        st[i].state = prompts[i][lens[i] - 1] == ids->start ? ST_THINK : ST_TOKEN;
+        if (opt->no_markers)
+            st[i].state = opt->policy || (opt->planned && opt->planned[i] > 0) ? ST_THINK : ST_TOKEN;
+        else
+            st[i].state = prompts[i][lens[i] - 1] == ids->start ? ST_THINK : ST_TOKEN;
     }
     coco_gpt2_span sp0 = {pid, NULL, ppos, mask};
     coco_tensor *h = coco_gpt2_forward(m, tp, kv, &sp0);
@@ -427,6 +433,9 @@ int coco_latent_generate(coco_gpt2 *m, const coco_special_ids *ids, int n, const
                 int i = qrows[k];
                 if (opt->max_thoughts > 0 && st[i].n_thoughts >= opt->max_thoughts) stop[k] = 1;
                 st[i].state = stop[k] ? ST_END : ST_THINK;
+                /* marker-less: no <|end-latent|>; the newest hidden state (the
+                 * last thought's output) predicts the first token now */
+                if (stop[k] && opt->no_markers) st[i].state = ST_TOKEN, needs_token[i] = 1;
             }
         }
         /* 2. Greedy tokens for rows whose newest column predicts one. */

@@ -82,6 +82,7 @@ local spec = O.spec{
   {"pad_latent_to_max", "bool", true, "use max_latent_stage thoughts for short chains too (ProsQA config)"},
   {"uniform_prob", "number", 0.0, "probability of training an example at a random stage"},
   {"reset_optimizer", "bool", true, "reset AdamW at each stage switch"},
+  {"coconut_markers", "bool", true, "Coconut thoughts between <|start-latent|> and <|end-latent|> (official); false: right after the question (Reasoning-by-Superposition layout)"},
   {"coconut_loss", "string", "official", "Coconut loss: official (kept steps + answer) | frontier (one random shortest-path frontier node after s thoughts) | bfs (-log P(BFS frontier set))"},
   {"reset_every_epoch", "bool", false, "reset AdamW at every epoch instead (what the official run.py does with reset_optimizer)"},
   {"max_epochs", "int", 0, "stop after this many epochs (0: the full schedule)"},
@@ -113,15 +114,19 @@ local presets = {
   -- cpu: the issue-12 reproduction (docs/reproduction.md). Symbolic ProsQA as in
   -- "Reasoning by Superposition": one token per node, node ids in creation
   -- order, 14-16-node graphs whose target is 3-4 hops away, a 2-layer d=128
-  -- GPT-2 from scratch, and Coconut trained with the single-token frontier loss
-  -- (uniform_prob 0.1), evaluated with the example's own hop count D of thoughts.
+  -- GPT-2 from scratch. All methods start from one shared copy pretraining
+  -- ("repeat": without it no method learns to look up an edge within this
+  -- budget, see the doc). Coconut uses the single-token frontier loss
+  -- (uniform_prob 0.1, no optimizer reset) and is evaluated with the example's
+  -- own hop count D of thoughts (and, as a second number, with 4).
   cpu = {format = "symbolic", node_ids = "creation", edge_order = "question", data = "datasets/prosqa_cpu",
          graph_nodes = 17, graph_min_nodes = 14, graph_max_nodes = 16, graph_min_hops = 3, graph_max_hops = 4,
          n_train = 6000, n_valid = 300, n_test = 500, model = "tiny", n_layer = 2, n_embd = 128, n_head = 4,
-         n_positions = 128, dropout = 0.0, lr = 1e-3, warmup_steps = 50, weight_decay = 0.01, batch_size = 128,
-         micro_batch = 128, max_latent_stage = 4, epochs_per_stage = 4, epochs = 40, baseline_epochs = 40,
-         pad_latent_to_max = false, uniform_prob = 0.1, coconut_loss = "frontier", eval_fixed_thoughts = 4,
-         stage_probe = true, pretrain_epochs = 0, coconut_from_cot = false, max_new_tokens = 16, eval_batch = 100},
+         n_positions = 256, dropout = 0.0, lr = 1e-3, warmup_steps = 50, weight_decay = 0.01, batch_size = 64,
+         micro_batch = 64, pretrain_epochs = 6, pretrain_task = "repeat", max_latent_stage = 4, epochs_per_stage = 3,
+         epochs = 30, baseline_epochs = 20, pad_latent_to_max = false, uniform_prob = 0.1, reset_optimizer = false,
+         coconut_loss = "frontier", eval_fixed_thoughts = 4, stage_probe = true, probes = "paths",
+         coconut_from_cot = false, max_new_tokens = 16, eval_batch = 100},
   quick = {model = "tiny", n_positions = 256, data = "datasets/prosqa_quick", graph_nodes = 9, n_train = 96,
            n_valid = 24, n_test = 24, lr = 3e-3, batch_size = 16, micro_batch = 16, pretrain_epochs = 1,
            max_latent_stage = 2, epochs_per_stage = 1, epochs = 3, baseline_epochs = 2, dropout = 0.0,

@@ -124,6 +124,10 @@ typedef struct coco_eot_policy {
                   int d, unsigned char *stop);
 } coco_eot_policy;
 
+/* start_id value for coco_batch_check / coco_latent_forward: latents may follow
+ * any token (the marker-less layout); a latent in column 0 is still an error. */
+#define COCO_NO_START_MARKER (-2)
+
 typedef struct coco_gen_options {
     int max_new_tokens;     /* greedy tokens after the thoughts (eos ends early, not emitted) */
     int max_thoughts;       /* hard cap on thoughts per example (required with a policy) */
@@ -131,6 +135,11 @@ typedef struct coco_gen_options {
     const coco_eot_policy *policy;
     int return_thoughts;    /* fill thoughts[] */
     int return_logits;      /* fill logits[] */
+    /* Appended. 1: the marker-less layout ("Reasoning by Superposition"):
+     * every prompt with planned[i] > 0 (or a policy) thinks right after its
+     * last token, no <|end-latent|> is fed, and the last thought's own logits
+     * give the first new token. 0: the official markers. */
+    int no_markers;
 } coco_gen_options;
 
 typedef struct coco_gen_result {

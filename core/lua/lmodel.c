@@ -547,11 +547,13 @@ static int l_collate(lua_State *L) {
     LCOCO_ENTER(L);
     lua_settop(L, 2);
     luaL_checktype(L, 1, LUA_TTABLE);
-    static const char *const keys[] = {"latent_id", "pad_id", "start_id", NULL};
+    static const char *const keys[] = {"latent_id", "pad_id", "start_id", "markers", NULL};
     lcoco_check_keys(L, 2, keys, "collate options");
     if (lua_isnoneornil(L, 2)) return luaL_argerror(L, 2, "options {latent_id=, pad_id=} are required");
     int latent = lcoco_opt_int(L, 2, "latent_id", -1, "collate options");
     int start = lcoco_opt_int(L, 2, "start_id", -1, "collate options");
+    /* markers = false: latents may follow any token (COCO_NO_START_MARKER) */
+    if (!lcoco_opt_bool(L, 2, "markers", 1, "collate options")) start = COCO_NO_START_MARKER;
     lua_getfield(L, 2, "pad_id");
     if (lua_isnil(L, -1)) return lcoco_errorf(L, "collate: pad_id is required (the eos id in the official setup)");
     int pad = (int)luaL_checkinteger(L, -1);
@@ -610,7 +612,7 @@ static int l_collate(lua_State *L) {
         lcoco_push_tensor(L, (coco_tensor *)b.set_ids), lua_setfield(L, -2, "set_ids");
     }
     if (latent >= 0) lua_pushinteger(L, latent), lua_setfield(L, -2, "latent_id");
-    if (start >= 0) lua_pushinteger(L, start), lua_setfield(L, -2, "start_id");
+    if (start >= 0 || start == COCO_NO_START_MARKER) lua_pushinteger(L, start), lua_setfield(L, -2, "start_id");
     return 1;
 }
 
@@ -660,7 +662,7 @@ static int m_generate(lua_State *L) {
     lmodel *u = check_model(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     static const char *const keys[] = {"max_new_tokens", "eos_id", "start_id", "end_id", "latent_id", "eot", "max_thoughts",
-                                       "planned", "return_thoughts", "return_logits", NULL};
+                                       "planned", "return_thoughts", "return_logits", "markers", NULL};
     lcoco_check_keys(L, 3, keys, "generate options");
     const char *w = "generate options";
     int max_new = lcoco_opt_int(L, 3, "max_new_tokens", 64, w);
@@ -678,6 +680,7 @@ static int m_generate(lua_State *L) {
     o.max_new_tokens = max_new;
     o.return_thoughts = lcoco_opt_bool(L, 3, "return_thoughts", 0, w);
     o.return_logits = lcoco_opt_bool(L, 3, "return_logits", 0, w);
+    o.no_markers = !lcoco_opt_bool(L, 3, "markers", 1, w);
     int n = (int)luaL_len(L, 2);
     if (n < 1) return luaL_argerror(L, 2, "no prompts");
     int32_t **pr = calloc((size_t)n, sizeof *pr);

@@ -61,6 +61,7 @@ typedef struct coconut_cur {
     int c_thought, max_latent_stage, epochs_per_stage, epochs, pad_latent_to_max, reset_optimizer;
     double uniform_prob;
     int supervision; /* COCO_SUPERVISE_* from the `loss` option */
+    int markers;     /* <|start-latent|> / <|end-latent|> around the thoughts */
 } coconut_cur;
 
 static const coco_option_spec options[] = {
@@ -75,6 +76,9 @@ static const coco_option_spec options[] = {
     {"loss", COCO_OPT_STR, "official",
      "official (kept steps + answer) | frontier (one random shortest-path frontier node after the thoughts) | bfs "
      "(-log of the BFS frontier set's probability)"},
+    {"markers", COCO_OPT_BOOL, "true",
+     "<|start-latent|> ... <|end-latent|> around the thoughts (official); false: the thoughts follow the question's "
+     "last token directly (the Reasoning-by-Superposition layout)"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -106,6 +110,7 @@ static int cur_create(const coco_options *o, void **self) {
     k->uniform_prob = u;
     k->reset_optimizer = host->opt_bool(o, "reset_optimizer");
     k->supervision = sup;
+    k->markers = host->opt_bool(o, "markers");
     *self = k;
     return 0;
 }
@@ -152,7 +157,7 @@ static int cur_train_plan(void *self, int stage, int n_steps, coco_rng *rng, coc
     }
     out->drop_steps = drop;
     out->n_latent = n * k->c_thought;
-    out->markers = 1;
+    out->markers = k->markers;
     out->n_pause = 0;
     out->supervision = k->supervision;
     return 0;
@@ -166,7 +171,7 @@ static int cur_eval_plan(void *self, int stage, int n_steps, coco_plan *out) {
     int n = stage < cap ? stage : cap;
     out->drop_steps = 0; /* ignored for prompts: they hold no steps */
     out->n_latent = n * k->c_thought;
-    out->markers = 1;
+    out->markers = k->markers;
     out->n_pause = 0;
     return 0;
 }

@@ -108,7 +108,8 @@ function E.curriculum(o, method)
     return coconut.plugin.load("curriculum", "coconut", {
       c_thought = o.c_thought, max_latent_stage = o.max_latent_stage, epochs_per_stage = o.epochs_per_stage,
       epochs = o.epochs, pad_latent_to_max = o.pad_latent_to_max, uniform_prob = o.uniform_prob,
-      reset_optimizer = o.reset_optimizer, loss = o.coconut_loss})
+      reset_optimizer = o.reset_optimizer, loss = o.coconut_loss,
+      markers = o.coconut_markers == nil and true or o.coconut_markers})
   elseif method == "cot" or method == "nocot" then
     return coconut.plugin.load("curriculum", method, {epochs = o.baseline_epochs > 0 and o.baseline_epochs or o.epochs})
   end

@@ -150,8 +150,10 @@ function L:train_example(ex, plan, rng)
 end
 
 -- Prompt for generation: up to and including <|start-latent|> when the plan has
--- markers (the thoughts are produced by the model, k = plan.n_latent of them),
--- else the full prefix. Returns ids, planned thoughts.
+-- markers (the thoughts are produced by the model, k = plan.n_latent of them);
+-- without markers, the question alone with k = plan.n_latent (generate's
+-- markers = false mode thinks right after it); else the full prefix.
+-- Returns ids, planned thoughts.
 function L:eval_prompt(ex, plan)
   local c = self:pieces(ex)
   local ids = {}
@@ -160,6 +162,8 @@ function L:eval_prompt(ex, plan)
     ids[#ids + 1] = self.sp.start
     return ids, plan.n_latent
   end
+  -- marker-less thoughts (plan.markers false): generate appends them after the question
+  if plan.n_latent > 0 then return ids, plan.n_latent end
   for _ = 1, plan.n_pause do ids[#ids + 1] = self.sp.pause end
   return ids, 0
 end

@@ -52,7 +52,8 @@ R.schedule = schedule
 -- ------------------------------------------------------------------ evaluation
 
 -- Stage-matched accuracy on examples with frontier metadata (see STAGE_ACC):
--- the prompt `question <|start-latent|> <|latent|> x k` is run through the
+-- the prompt `question <|start-latent|> <|latent|> x k` (no marker when the
+-- curriculum is marker-less) is run through the
 -- training forward (the same latent passes, no dropout in eval mode) and the
 -- logits at its last position, which predict the token after k thoughts, are
 -- compared with the frontier sets at depth k + 1. Returns {[k+1] = {frontier=, bfs=, n=}}.
@@ -64,7 +65,8 @@ function R.frontier_accuracy(ctx, examples, K)
     local chunk, sets = {}, {}
     local function flush()
       if #chunk == 0 then return end
-      local batch = coconut.collate(chunk, {latent_id = sp.latent, pad_id = sp.eos, start_id = sp.start})
+      local batch = coconut.collate(chunk, {latent_id = sp.latent, pad_id = sp.eos, start_id = sp.start,
+                                            markers = not ctx.markerless})
       local out <close> = m:forward(batch, {logits = true, grad = false})
       for j, it in ipairs(chunk) do
         local row = out.logits:row(j):row(#it.input_ids)
@@ -81,7 +83,7 @@ function R.frontier_accuracy(ctx, examples, K)
         local fr = lay:frontiers(ex)
         local ids = {}
         for _, t in ipairs(lay:pieces(ex).q) do ids[#ids + 1] = t end
-        ids[#ids + 1] = sp.start
+        if not ctx.markerless then ids[#ids + 1] = sp.start end
         for _ = 1, k do ids[#ids + 1] = sp.latent end
         chunk[#chunk + 1] = {input_ids = ids}
         sets[#sets + 1] = {fr.frontier[k + 1] or {}, fr.bfs[k + 1] or {}}
@@ -115,7 +117,7 @@ function R.evaluate(ctx, split, examples, epoch, stage, eval_csv)
     for i = first, last do
       local ex = examples[i]
       local plan = ctx.curriculum:eval_plan(stage, #ex.steps)
-      if ctx.fixed_thoughts and plan.markers then plan.n_latent = ctx.fixed_thoughts end
+      if ctx.fixed_thoughts and plan.n_latent > 0 then plan.n_latent = ctx.fixed_thoughts end
       local ids, k = lay:eval_prompt(ex, plan)
       prompts[#prompts + 1] = ids
       planned[#planned + 1] = k
@@ -123,6 +125,7 @@ function R.evaluate(ctx, split, examples, epoch, stage, eval_csv)
     end
     local gopts = {max_new_tokens = o.max_new_tokens, eos_id = ctx.special.eos, start_id = ctx.special.start,
                    end_id = ctx.special.end_, latent_id = ctx.special.latent, planned = planned,
+                   markers = not ctx.markerless,
                    eot = ctx.eot, return_thoughts = want_thoughts, return_logits = want_logits}
     local outs, extra = m:generate(prompts, gopts)
     for j, new in ipairs(outs) do
@@ -285,7 +288,9 @@ function R.run(ctx)
   -- Does this curriculum think at evaluation? (fixed-thought scoring and the stage probe apply then)
   do
     local last = ctx.curriculum:eval_plan(ctx.curriculum:num_stages() - 1, 4)
-    ctx.thinks = last.markers and last.n_latent > 0
+    ctx.thinks = last.n_latent > 0
+    -- thoughts without <|start-latent|> / <|end-latent|> (collate and generate are told)
+    ctx.markerless = ctx.thinks and not last.markers
   end
   local stage_csv, probe_k
   if o.stage_probe and ctx.thinks then
@@ -348,7 +353,7 @@ function R.run(ctx)
         pos = pos + #chunk
         local tc = coconut.time()
         local batch = coconut.collate(chunk, {latent_id = ctx.special.latent, pad_id = ctx.special.eos,
-                                              start_id = ctx.special.start})
+                                              start_id = ctx.special.start, markers = not ctx.markerless})
         local out <close> = m:forward(batch, {logits = false})
         c_time = c_time + (coconut.time() - tc)
         local l = out.loss

@@ -199,3 +199,34 @@ T.test("paths probe: generated node paths checked against the graph's edges", fu
   r = check("A 4"); T.eq(r[1], 0); T.eq(r[2], nil); T.eq(r[4], "none")          -- No-CoT / Coconut output
   r = check("0 5 A 5"); T.eq(r[2], false); T.eq(r[3], 1)                        -- starts away from the root
 end)
+
+T.test("marker-less thoughts: generate's first token = the training forward's argmax after k thoughts", function()
+  local ex, tok, sp, lay = setup()
+  local m = coconut.gpt2.new{preset = "tiny", vocab_size = tok:size(), n_positions = 64, dropout = 0, seed = 11}
+  m:train(false)
+  local q = lay:pieces(ex).q
+  for k = 0, 3 do
+    -- layout: no markers, k thoughts after the question
+    local p, planned = lay:eval_prompt(ex, {drop_steps = 0, n_latent = k, markers = false, n_pause = 0})
+    T.eq(#p, #q, "the prompt is the question alone"); T.eq(planned, k)
+    local outs, extra = m:generate({p}, {max_new_tokens = 3, eos_id = sp.eos, start_id = sp.start, end_id = sp.end_,
+                                         latent_id = sp.latent, planned = {k}, markers = false, return_logits = true})
+    T.eq(extra[1].n_thoughts, k, "thoughts")
+    local ids = {}
+    for _, t in ipairs(q) do ids[#ids + 1] = t end
+    for _ = 1, k do ids[#ids + 1] = sp.latent end
+    local b = coconut.collate({{input_ids = ids}}, {latent_id = sp.latent, pad_id = sp.eos, markers = false})
+    local out <close> = m:forward(b, {logits = true, grad = false})
+    local row = out.logits:row(1):row(#ids)
+    T.eq(outs[1][1] or sp.eos, row:argmax() - 1, "first token after " .. k .. " thoughts")
+    -- same logits as the generator's first decision
+    T.near(extra[1].logits:row(1):get(1), row:get(1), 1e-4, "logit 1")
+  end
+  -- the official check still holds with markers, and column 0 is refused either way
+  local bad = coconut.collate({{input_ids = {q[1], sp.latent, q[2]}}}, {latent_id = sp.latent, pad_id = sp.eos,
+                                                                         start_id = sp.start})
+  T.raises(function() m:forward(bad, {logits = false}) end, "not preceded by <|start-latent|>")
+  local b0 = coconut.collate({{input_ids = {sp.latent, q[1]}}}, {latent_id = sp.latent, pad_id = sp.eos, markers = false})
+  T.raises(function() m:forward(b0, {logits = false}) end, "column 0")
+  m:close()
+end)
