@@ -117,15 +117,17 @@ local presets = {
   -- GPT-2 from scratch. All methods start from one shared copy pretraining
   -- ("repeat": without it no method learns to look up an edge within this
   -- budget, see the doc). Coconut uses the single-token frontier loss
-  -- (uniform_prob 0.1, no optimizer reset) and is evaluated with the example's
-  -- own hop count D of thoughts (and, as a second number, with 4).
+  -- (uniform_prob 0.1, no optimizer reset) in the marker-less layout (the first
+  -- thought is the hidden state over the root, where the copy pretraining's
+  -- lookup happens), and is evaluated with the example's own hop count D of
+  -- thoughts (and, as a second number, with 4).
   cpu = {format = "symbolic", node_ids = "creation", edge_order = "question", data = "datasets/prosqa_cpu",
          graph_nodes = 17, graph_min_nodes = 14, graph_max_nodes = 16, graph_min_hops = 3, graph_max_hops = 4,
          n_train = 6000, n_valid = 300, n_test = 500, model = "tiny", n_layer = 2, n_embd = 128, n_head = 4,
          n_positions = 256, dropout = 0.0, lr = 1e-3, warmup_steps = 50, weight_decay = 0.01, batch_size = 64,
          micro_batch = 64, pretrain_epochs = 6, pretrain_task = "repeat", max_latent_stage = 4, epochs_per_stage = 3,
          epochs = 30, baseline_epochs = 20, pad_latent_to_max = false, uniform_prob = 0.1, reset_optimizer = false,
-         coconut_loss = "frontier", eval_fixed_thoughts = 4, stage_probe = true, probes = "paths",
+         coconut_markers = false, coconut_loss = "frontier", eval_fixed_thoughts = 4, stage_probe = true, probes = "paths",
          coconut_from_cot = false, max_new_tokens = 16, eval_batch = 100},
   quick = {model = "tiny", n_positions = 256, data = "datasets/prosqa_quick", graph_nodes = 9, n_train = 96,
            n_valid = 24, n_test = 24, lr = 3e-3, batch_size = 16, micro_batch = 16, pretrain_epochs = 1,

@@ -71,6 +71,30 @@ set y2tics 1
 set ytics nomirror
 plot "summary.csv" using "epoch":(strcol("split") eq "valid" ? column("accuracy") : NaN) with linespoints lw 2 pt 7 lc rgb "#c0392b" title "valid accuracy"]] .. STAGE .. "\n"
   out[#out + 1] = {render(dir, "accuracy", acc, title .. " validation accuracy")}
+  -- stage-matched accuracy (--stage_probe): one line per thought count k; the
+  -- stage-matched value is the k = stage line while that stage trains
+  local rows = coconut.fs.exists(dir .. "/stage_accuracy.csv") and coconut.csv.read(dir .. "/stage_accuracy.csv")
+  if rows and #rows > 0 then
+    -- K: the largest thought count probed (fixed for a run; the .gp keeps it)
+    local K = 0
+    for _, r in ipairs(rows) do K = math.max(K, tonumber(r.k) or 0) end
+    local st = [[
+set title "]] .. title .. [[: argmax after k thoughts in the frontier at depth k+1 (solid: shortest-path, dashed: BFS)"
+set xlabel "epoch"
+set ylabel "accuracy"
+stats "summary.csv" using "stage" nooutput
+set y2range [-0.5:STATS_max + 0.5]
+set yrange [0:1]
+set y2label "stage"
+set y2tics 1
+set ytics nomirror
+K = ]] .. K .. [[
+
+# rows are (epoch, k = 0..K) in order, so every K+1-th row from row k is one line
+plot for [k=0:K] "stage_accuracy.csv" every K+1::k using "epoch":"frontier_acc" with linespoints lw 2 pt 7 lc k+1 title sprintf("k=%d", k), \
+     for [k=0:K] "stage_accuracy.csv" every K+1::k using "epoch":"bfs_acc" with lines lw 1 dt 2 lc k+1 notitle]] .. STAGE .. "\n"
+    out[#out + 1] = {render(dir, "stage_accuracy", st, title .. " stage-matched accuracy")}
+  end
   return out
 end
 
