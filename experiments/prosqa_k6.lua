@@ -99,6 +99,7 @@ local spec = O.spec{
 
 local presets = {
   default_preset = "small",
+
   paper = {tokenizer = "gpt2", model = "gpt2", lr = 1e-4, weight_decay = 0.01, batch_size = 128, micro_batch = 16,
            epochs = 50, c_thought = 1, max_latent_stage = 6, epochs_per_stage = 5, pad_latent_to_max = true,
            uniform_prob = 0.0, dropout = 0.1, max_new_tokens = 128, eval_batch = 32},
@@ -135,7 +136,14 @@ local presets = {
            max_new_tokens = 24, eval_batch = 24},
 }
 
-E.main{name = "prosqa_k6", spec = spec, presets = presets, argv = arg, dataset = "prosqa", all_methods = "coconut,cot,nocot",
+-- printed after a run of the preset
+local notes = {
+  small = "Preset small is a smoke-scale demo (about 21 minutes); its ranking swings by 20-30 points between seeds.\n"
+       .. "The CPU reproduction of the paper's ProsQA comparison is --preset cpu: about 22 minutes per seed for\n"
+       .. "all three methods, --seeds 0,1,2 about 70 minutes (docs/reproduction.md).",
+}
+
+E.main{name = "prosqa_k6", spec = spec, presets = presets, notes = notes, argv = arg, dataset = "prosqa", all_methods = "coconut,cot,nocot",
        -- rendering options also apply to --extra_eval files (an official file scored in symbolic form)
        render_options = function(o)
          return {format = o.format, node_ids = o.node_ids, edge_order = o.edge_order, render_seed = o.seed}

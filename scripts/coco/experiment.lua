@@ -134,10 +134,16 @@ function E.main(cfg)
   local run = o.run ~= "" and o.run or o.preset
   local root = string.format("%s/%s/%s", o.results, cfg.name, run)
   local seeds = S.parse(o.seeds)
+  local r
   if seeds then
-    return S.run{cfg = cfg, opts = o, root = root, run = run, seeds = seeds, run_one = E.run_one}
+    r = S.run{cfg = cfg, opts = o, root = root, run = run, seeds = seeds, run_one = E.run_one}
+  else
+    r = E.run_one(o, cfg, root)
   end
-  return E.run_one(o, cfg, root)
+  -- a preset may say what its numbers are (and are not) worth, after the table
+  local note = cfg.notes and cfg.notes[o.preset]
+  if note then print("\n" .. note) end
+  return r
 end
 
 -- The single-seed path: every method with o.seed, results in root.
