@@ -44,6 +44,18 @@ F.render = render
 -- from the same CSV, so boundaries stay a function of the data.
 local STAGE = [[, "summary.csv" using "epoch":(strcol("split") eq "valid" ? column("stage") : NaN) axes x1y2 with fsteps lw 1 dt 2 lc rgb "#888888" title "stage"]]
 
+-- Accuracy axes (0..1) with the stage on the right axis (y2), for per-epoch accuracy figures.
+local ACC_AXES = [[
+set xlabel "epoch"
+set ylabel "accuracy"
+stats "summary.csv" using "stage" nooutput
+set y2range [-0.5:STATS_max + 0.5]
+set yrange [0:1]
+set y2label "stage"
+set y2tics 1
+set ytics nomirror
+]]
+
 -- Per-method figures: training loss and validation accuracy per epoch.
 function F.method(dir, title)
   local out = {}
@@ -61,14 +73,7 @@ plot "metrics.csv" using (column("epoch") - 1 + column("epoch_progress")):"loss"
   out[#out + 1] = {render(dir, "loss", loss, title .. " training loss")}
   local acc = [[
 set title "]] .. title .. [[: validation accuracy"
-set xlabel "epoch"
-set ylabel "accuracy"
-stats "summary.csv" using "stage" nooutput
-set y2range [-0.5:STATS_max + 0.5]
-set yrange [0:1]
-set y2label "stage"
-set y2tics 1
-set ytics nomirror
+]] .. ACC_AXES .. [[
 plot "summary.csv" using "epoch":(strcol("split") eq "valid" ? column("accuracy") : NaN) with linespoints lw 2 pt 7 lc rgb "#c0392b" title "valid accuracy"]] .. STAGE .. "\n"
   out[#out + 1] = {render(dir, "accuracy", acc, title .. " validation accuracy")}
   -- stage-matched accuracy (--stage_probe): one line per thought count k; the
@@ -80,14 +85,7 @@ plot "summary.csv" using "epoch":(strcol("split") eq "valid" ? column("accuracy"
     for _, r in ipairs(rows) do K = math.max(K, tonumber(r.k) or 0) end
     local st = [[
 set title "]] .. title .. [[: argmax after k thoughts in the frontier at depth k+1 (solid: shortest-path, dashed: BFS)"
-set xlabel "epoch"
-set ylabel "accuracy"
-stats "summary.csv" using "stage" nooutput
-set y2range [-0.5:STATS_max + 0.5]
-set yrange [0:1]
-set y2label "stage"
-set y2tics 1
-set ytics nomirror
+]] .. ACC_AXES .. [[
 K = ]] .. K .. [[
 
 # rows are (epoch, k = 0..K) in order, so every K+1-th row from row k is one line
