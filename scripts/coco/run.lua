@@ -57,20 +57,34 @@ R.schedule = schedule
 -- training forward (the same latent passes, no dropout in eval mode) and the
 -- logits at its last position, which predict the token after k thoughts, are
 -- compared with the frontier sets at depth k + 1. Returns {[k+1] = {frontier=, bfs=, n=}}.
+-- The 1-based column of row j's last real token in a collated batch (its last
+-- column with attention_mask 1).
+function R.last_column(batch, j)
+  local mask = batch.attention_mask:row(j):totable()
+  for c = #mask, 1, -1 do
+    if mask[c] ~= 0 then return c end
+  end
+  error("last_column: row " .. j .. " has no unmasked column", 2)
+end
+
 function R.frontier_accuracy(ctx, examples, K)
   local lay, m, sp = ctx.layout, ctx.model, ctx.special
   local res = {}
   for k = 0, K - 1 do
     local hit_f, hit_b, n = 0, 0, 0
+    local tops = {} -- argmax per scored example, in order (for tests and probes)
     local chunk, sets = {}, {}
     local function flush()
       if #chunk == 0 then return end
       local batch = coconut.collate(chunk, {latent_id = sp.latent, pad_id = sp.eos, start_id = sp.start,
                                             markers = not ctx.markerless})
       local out <close> = m:forward(batch, {logits = true, grad = false})
-      for j, it in ipairs(chunk) do
-        local row = out.logits:row(j):row(#it.input_ids)
+      for j in ipairs(chunk) do
+        -- collate left-pads rows with thoughts so that the first thoughts share a
+        -- column: a row's last token is its last unmasked column, not #input_ids
+        local row = out.logits:row(j):row(R.last_column(batch, j))
         local top = row:argmax() - 1 -- token id (argmax is 1-based)
+        tops[#tops + 1] = top
         local f, b = sets[j][1], sets[j][2]
         for _, v in ipairs(f) do if v == top then hit_f = hit_f + 1; break end end
         for _, v in ipairs(b) do if v == top then hit_b = hit_b + 1; break end end
@@ -91,7 +105,7 @@ function R.frontier_accuracy(ctx, examples, K)
       end
     end
     flush()
-    res[k + 1] = {frontier = n > 0 and hit_f / n or 0, bfs = n > 0 and hit_b / n or 0, n = n}
+    res[k + 1] = {frontier = n > 0 and hit_f / n or 0, bfs = n > 0 and hit_b / n or 0, n = n, tops = tops}
   end
   return res
 end

@@ -160,7 +160,7 @@ T.test("stage-matched accuracy: argmax after k thoughts, batched with padding = 
   T.eq(both[1].n, 2); T.eq(both[2].n, 2); T.eq(both[3].n, 1); T.eq(both[4].n, 0)
   -- reference: each example alone, argmax of the logits at the last prompt position
   for k = 0, 2 do
-    local hits_f, hits_b = 0, 0
+    local hits_f, hits_b, i = 0, 0, 0
     for _, e in ipairs{ex, short} do
       if #e.steps > k then
         local ids = {}
@@ -175,6 +175,10 @@ T.test("stage-matched accuracy: argmax after k thoughts, batched with padding = 
           local x = row:get(v)
           if x > best then best, bi = x, v - 1 end
         end
+        -- the batched probe's own argmax for this example: the prompts differ in
+        -- length, so rows with thoughts are left-padded in the batch
+        i = i + 1
+        T.eq(both[k + 1].tops[i], bi, string.format("argmax of example %d after %d thoughts", i, k))
         local fr = lay:frontiers(e)
         for _, v in ipairs(fr.frontier[k + 1]) do if v == bi then hits_f = hits_f + 1 end end
         for _, v in ipairs(fr.bfs[k + 1]) do if v == bi then hits_b = hits_b + 1 end end
@@ -228,5 +232,27 @@ T.test("marker-less thoughts: generate's first token = the training forward's ar
   T.raises(function() m:forward(bad, {logits = false}) end, "not preceded by <|start-latent|>")
   local b0 = coconut.collate({{input_ids = {sp.latent, q[1]}}}, {latent_id = sp.latent, pad_id = sp.eos, markers = false})
   T.raises(function() m:forward(b0, {logits = false}) end, "column 0")
+  m:close()
+end)
+
+T.test("marker-less thoughts: batched generation with prompts of different lengths = one at a time", function()
+  local ex, tok, sp, lay = setup()
+  local m = coconut.gpt2.new{preset = "tiny", vocab_size = tok:size(), n_positions = 64, dropout = 0, seed = 5}
+  m:train(false)
+  local q = lay:pieces(ex).q
+  -- prompts of three lengths and three thought counts
+  local prompts, planned = {q, {q[1], q[2], q[3], q[4]}, {q[1], q[2], q[3], q[4], q[5], q[6], q[7]}}, {3, 1, 2}
+  local opts = {max_new_tokens = 4, eos_id = sp.eos, start_id = sp.start, end_id = sp.end_, latent_id = sp.latent,
+                markers = false, return_logits = true}
+  opts.planned = planned
+  local outs, extra = m:generate(prompts, opts)
+  for i = 1, #prompts do
+    opts.planned = {planned[i]}
+    local one, ex1 = m:generate({prompts[i]}, opts)
+    T.eq(extra[i].n_thoughts, planned[i], "thoughts of prompt " .. i)
+    T.eq(#outs[i], #one[1], "length of output " .. i)
+    for t = 1, #one[1] do T.eq(outs[i][t], one[1][t], string.format("prompt %d token %d", i, t)) end
+    T.near(extra[i].logits:row(1):get(2), ex1[1].logits:row(1):get(2), 1e-4, "first logits of prompt " .. i)
+  end
   m:close()
 end)
