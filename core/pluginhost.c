@@ -300,6 +300,7 @@ static const coco_host g_host = {
     .opt_num = coco_opt_num,
     .opt_bool = coco_opt_bool,
     .opt_str = coco_opt_str,
+    .plan_size = sizeof(coco_plan),
 };
 
 const coco_host *coco_host_get(void) { return &g_host; }

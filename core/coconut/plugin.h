@@ -95,6 +95,11 @@ typedef struct coco_host {
     double (*opt_num)(const coco_options *o, const char *name);
     int (*opt_bool)(const coco_options *o, const char *name);
     const char *(*opt_str)(const coco_options *o, const char *name);
+    /* Appended (issue 13): sizeof(coco_plan) in the host. The host zero-fills
+     * a plan of this size before train_plan / eval_plan; a plugin writes a
+     * plan field appended after ABI 1 only when COCO_PLAN_HAS says the host
+     * has it (an older host passes a shorter plan). */
+    uint32_t plan_size;
 } coco_host;
 
 /* ------------------------------------------------------------------ dataset */
@@ -129,10 +134,11 @@ typedef struct coco_dataset_vt {
 /* Layout of one example, built by the host as (official Coconut layout):
  *   tok(question + "\n")
  *   [<|start-latent|>]   if markers
- *   <|latent|> x n_latent
+ *   <|latent|> x n_latent          (<pause> x n_latent if pause_as_thought)
  *   [<|end-latent|>]     if markers
  *   <pause> x n_pause
- *   tok(step + "\n")     for the steps [drop_steps, n_steps)
+ *   tok(step + "\n")     for the steps [drop_steps, n_steps), less their
+ *                        first drop_tokens tokens (the chain, concatenated)
  *   tok("### " + answer) <eos>     (training only)
  * Labels are -100 on the question, markers, latents and pauses. For eval, the
  * prompt stops after the pauses; the model generates the rest.
@@ -154,7 +160,25 @@ typedef struct coco_plan {
     int markers;
     int n_pause;
     int supervision; /* COCO_SUPERVISE_* */
+    /* Appended (issue 13). Zero (what the host fills in) = the layout above
+     * without them, so older plugins are unaffected. Write them only when
+     * COCO_PLAN_HAS(host, field). */
+    int drop_tokens;      /* token-level removal (iCoT): after drop_steps, drop this
+                           * many leading tokens of the rendered chain (the kept
+                           * steps' tokens, separators included, in order; the
+                           * answer is never touched); >= the chain's length
+                           * drops the whole chain. Needs STEPS supervision. */
+    int pause_as_thought; /* 1: the n_latent thought slots hold the <pause> token,
+                           * a learned embedding, instead of fed-back hidden
+                           * states: no latent passes, and the slots are not
+                           * counted as thoughts (Coconut "pause as thought") */
 } coco_plan;
+
+/* 1 when the host's coco_plan has `field` (a plugin built against this header
+ * may run on an older host whose plan is shorter). */
+#define COCO_PLAN_HAS(host, field)                                                                      \
+    ((host)->struct_size >= offsetof(coco_host, plan_size) + sizeof(uint32_t) &&                         \
+     (host)->plan_size >= offsetof(coco_plan, field) + sizeof(((coco_plan *)0)->field))
 
 typedef struct coco_curriculum_vt {
     uint32_t struct_size;

@@ -10,7 +10,8 @@
  *   dataset:    p:load(split) -> { {question=, steps={...}, answer=, meta=table|nil}, ... };  p:prepare()
  *   curriculum: p:num_stages(), p:stage_epochs(stage), p:reset_optimizer(stage),
  *               p:train_plan(stage, n_steps, rng) -> plan, p:eval_plan(stage, n_steps) -> plan
- *               (plan = {drop_steps=, n_latent=, markers=bool, n_pause=})
+ *               (plan = {drop_steps=, n_latent=, markers=bool, n_pause=, supervision=,
+ *                drop_tokens=, pause_as_thought=bool}; see coco_plan)
  *   eot:        pass it to m:generate{eot = p}; p:max_thoughts()
  *   probe:      p:columns() -> {...}; p:wants() -> {thoughts=bool, logits=bool};
  *               p:on_example(event) -> rows; p:on_end(split, epoch, stage) -> rows
@@ -405,7 +406,7 @@ static int p_prepare(lua_State *L) {
 /* ---------------------------------------------------------------- curriculum */
 
 static void push_plan(lua_State *L, const coco_plan *pl) {
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 7);
     lua_pushinteger(L, pl->drop_steps), lua_setfield(L, -2, "drop_steps");
     lua_pushinteger(L, pl->n_latent), lua_setfield(L, -2, "n_latent");
     lua_pushboolean(L, pl->markers), lua_setfield(L, -2, "markers");
@@ -413,6 +414,8 @@ static void push_plan(lua_State *L, const coco_plan *pl) {
     static const char *const sup[] = {"steps", "frontier", "bfs"};
     lua_pushstring(L, pl->supervision >= 0 && pl->supervision <= 2 ? sup[pl->supervision] : "steps");
     lua_setfield(L, -2, "supervision");
+    lua_pushinteger(L, pl->drop_tokens), lua_setfield(L, -2, "drop_tokens");
+    lua_pushboolean(L, pl->pause_as_thought), lua_setfield(L, -2, "pause_as_thought");
 }
 
 static int lua_int_call(lua_State *L, const char *fn, int nargs_from) {
@@ -476,6 +479,16 @@ static void read_plan(lua_State *L, int idx, coco_plan *pl) {
     else if (!strcmp(sup, "frontier")) pl->supervision = COCO_SUPERVISE_FRONTIER;
     else if (!strcmp(sup, "bfs")) pl->supervision = COCO_SUPERVISE_BFS;
     else lcoco_errorf(L, "plan.supervision must be 'steps', 'frontier' or 'bfs', got '%s'", sup);
+    pl->drop_tokens = lcoco_opt_int(L, idx, "drop_tokens", 0, "plan");
+    pl->pause_as_thought = lcoco_opt_bool(L, idx, "pause_as_thought", 0, "plan");
+}
+
+/* The fields of a plan the host checks, whoever made it (C or Lua plugin). */
+static void check_plan(lua_State *L, const coco_plan *pl) {
+    if (pl->n_latent < 0 || pl->n_pause < 0 || pl->drop_steps < 0 || pl->drop_tokens < 0)
+        lcoco_errorf(L, "curriculum returned a negative count in its plan");
+    if (pl->drop_tokens > 0 && pl->supervision != COCO_SUPERVISE_STEPS)
+        lcoco_errorf(L, "curriculum plan: drop_tokens needs 'steps' supervision (it removes tokens of the kept steps)");
 }
 
 /* p:train_plan(stage, n_steps, rng) */
@@ -484,7 +497,8 @@ static int p_train_plan(lua_State *L) {
     lplugin *p = check_kind(L, 1, COCO_KIND_CURRICULUM, "train_plan");
     int st = (int)luaL_checkinteger(L, 2), ns = (int)luaL_checkinteger(L, 3);
     coco_rng *rng = luaL_checkudata(L, 4, "coconut.Rng");
-    coco_plan pl = {0, 0, 0, 0, 0};
+    coco_plan pl;
+    memset(&pl, 0, sizeof pl); /* fields an older plugin does not know stay 0 */
     if (p->is_lua) {
         lua_cb(L, 1, "train_plan", 1);
         lua_pushvalue(L, 2), lua_pushvalue(L, 3), lua_pushvalue(L, 4);
@@ -493,7 +507,7 @@ static int p_train_plan(lua_State *L) {
     } else if (coco_plugin_curriculum(p->lp)->train_plan(p->self, st, ns, rng, &pl) != 0) {
         return plugin_error(L, 1, "train_plan");
     }
-    if (pl.n_latent < 0 || pl.n_pause < 0 || pl.drop_steps < 0) return lcoco_errorf(L, "curriculum returned a negative count in its plan");
+    check_plan(L, &pl);
     push_plan(L, &pl);
     return 1;
 }
@@ -502,7 +516,8 @@ static int p_eval_plan(lua_State *L) {
     LCOCO_ENTER(L);
     lplugin *p = check_kind(L, 1, COCO_KIND_CURRICULUM, "eval_plan");
     int st = (int)luaL_checkinteger(L, 2), ns = (int)luaL_checkinteger(L, 3);
-    coco_plan pl = {0, 0, 0, 0, 0};
+    coco_plan pl;
+    memset(&pl, 0, sizeof pl); /* fields an older plugin does not know stay 0 */
     if (p->is_lua) {
         lua_cb(L, 1, "eval_plan", 1);
         lua_pushvalue(L, 2), lua_pushvalue(L, 3);
@@ -511,6 +526,7 @@ static int p_eval_plan(lua_State *L) {
     } else if (coco_plugin_curriculum(p->lp)->eval_plan(p->self, st, ns, &pl) != 0) {
         return plugin_error(L, 1, "eval_plan");
     }
+    check_plan(L, &pl);
     push_plan(L, &pl);
     return 1;
 }
