@@ -46,6 +46,21 @@
  * depth s + 1. At the final stage (every step dropped) all label the answer.
  * The layout (scripts/coco/layout.lua) turns the plan into labels.
  *
+ * Ablations (paper Table 1, v2 §4.3; issue 13), the same plugin with one
+ * option changed, so they share every other knob and the schedule:
+ *   curriculum = false   "w/o curriculum": only the final stage (every step
+ *                        dropped, its thoughts) for all `epochs`, from the
+ *                        first epoch; stages 0..max_latent_stage get 0 epochs
+ *                        and uniform_prob is not applied (it would mix in the
+ *                        earlier stages' language steps);
+ *   thoughts = none      "w/o thought": the same stages dropping the same
+ *                        steps, with no thoughts and no markers (train and
+ *                        eval): the answer follows the remaining steps;
+ *   thoughts = pause     "pause as thought": the same layout, but each thought
+ *                        slot holds the learned <pause> embedding
+ *                        (coco_plan.pause_as_thought): one forward pass, the
+ *                        slots are not counted as generated thoughts.
+ *
  * Defaults follow the issue: pad_latent_to_max is false here, while the
  * released ProsQA and GSM8k configs set it to true — experiments reproducing
  * those runs must set pad_latent_to_max=true.
@@ -62,7 +77,11 @@ typedef struct coconut_cur {
     double uniform_prob;
     int supervision; /* COCO_SUPERVISE_* from the `loss` option */
     int markers;     /* <|start-latent|> / <|end-latent|> around the thoughts */
+    int thoughts;    /* THOUGHTS_* from the `thoughts` option */
+    int curriculum;  /* 0: the final stage only ("w/o curriculum") */
 } coconut_cur;
+
+enum { THOUGHTS_LATENT = 0, THOUGHTS_NONE = 1, THOUGHTS_PAUSE = 2 };
 
 static const coco_option_spec options[] = {
     {"c_thought", COCO_OPT_INT, "1", "continuous thoughts per replaced reasoning step (c)"},
@@ -79,6 +98,11 @@ static const coco_option_spec options[] = {
     {"markers", COCO_OPT_BOOL, "true",
      "<|start-latent|> ... <|end-latent|> around the thoughts (official); false: the thoughts follow the question's "
      "last token directly (the Reasoning-by-Superposition layout)"},
+    {"thoughts", COCO_OPT_STR, "continuous",
+     "what fills the thought slots: continuous (Coconut) | none (ablation 'w/o thought': no thoughts, no markers) | "
+     "pause (ablation 'pause as thought': a learned <pause> token per slot)"},
+    {"curriculum", COCO_OPT_BOOL, "true",
+     "false: ablation 'w/o curriculum', every epoch at the final stage (all steps replaced by thoughts)"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -100,6 +124,14 @@ static int cur_create(const coco_options *o, void **self) {
     else if (!strcmp(loss, "frontier")) sup = COCO_SUPERVISE_FRONTIER;
     else if (!strcmp(loss, "bfs")) sup = COCO_SUPERVISE_BFS;
     else return host->seterr("curriculum 'coconut': loss = '%s' is not official, frontier or bfs", loss);
+    const char *th = host->opt_str(o, "thoughts");
+    int thoughts;
+    if (!strcmp(th, "continuous")) thoughts = THOUGHTS_LATENT;
+    else if (!strcmp(th, "none")) thoughts = THOUGHTS_NONE;
+    else if (!strcmp(th, "pause")) thoughts = THOUGHTS_PAUSE;
+    else return host->seterr("curriculum 'coconut': thoughts = '%s' is not continuous, none or pause", th);
+    if (thoughts == THOUGHTS_PAUSE && !COCO_PLAN_HAS(host, pause_as_thought))
+        return host->seterr("curriculum 'coconut': thoughts = pause needs a host whose coco_plan has pause_as_thought");
     coconut_cur *k = calloc(1, sizeof *k);
     if (!k) return host->seterr("curriculum 'coconut': out of memory");
     k->c_thought = (int)c;
@@ -111,6 +143,8 @@ static int cur_create(const coco_options *o, void **self) {
     k->reset_optimizer = host->opt_bool(o, "reset_optimizer");
     k->supervision = sup;
     k->markers = host->opt_bool(o, "markers");
+    k->thoughts = thoughts;
+    k->curriculum = host->opt_bool(o, "curriculum");
     *self = k;
     return 0;
 }
@@ -122,6 +156,7 @@ static int cur_num_stages(void *self) { return ((coconut_cur *)self)->max_latent
 static int cur_stage_epochs(void *self, int stage) {
     coconut_cur *k = self;
     if (stage < 0 || stage > k->max_latent_stage + 1) return 0;
+    if (!k->curriculum) return stage == k->max_latent_stage + 1 ? k->epochs : 0;
     long before = (long)stage * k->epochs_per_stage, left = k->epochs - before;
     if (left <= 0) return 0;
     if (stage == k->max_latent_stage + 1) return (int)left;
@@ -138,12 +173,23 @@ static int check_args(const coconut_cur *k, int stage, int n_steps, coco_plan *o
     return 0;
 }
 
+/* The ablations' change to a plan that has Coconut's thoughts and markers. */
+static void set_thoughts(const coconut_cur *k, coco_plan *out) {
+    if (k->thoughts == THOUGHTS_NONE) {
+        out->n_latent = 0;
+        out->markers = 0;
+    } else if (k->thoughts == THOUGHTS_PAUSE) {
+        out->pause_as_thought = 1; /* COCO_PLAN_HAS was checked by create */
+    }
+}
+
 static int cur_train_plan(void *self, int stage, int n_steps, coco_rng *rng, coco_plan *out) {
     coconut_cur *k = self;
     if (check_args(k, stage, n_steps, out)) return -1;
+    if (!k->curriculum) stage = k->max_latent_stage + 1; /* every stage is the final one */
     /* random.random() < uniform_prob, then random.choice(range(n_steps + 1)).
      * With uniform_prob = 0 no draw is needed, so rng may be NULL then. */
-    if (k->uniform_prob > 0) {
+    if (k->uniform_prob > 0 && k->curriculum) {
         if (!rng) return host->seterr("curriculum 'coconut': uniform_prob > 0 needs an rng");
         if (coco_rng_uniform(rng) < k->uniform_prob) stage = (int)coco_rng_below(rng, (uint64_t)n_steps + 1);
     }
@@ -160,12 +206,14 @@ static int cur_train_plan(void *self, int stage, int n_steps, coco_rng *rng, coc
     out->markers = k->markers;
     out->n_pause = 0;
     out->supervision = k->supervision;
+    set_thoughts(k, out);
     return 0;
 }
 
 static int cur_eval_plan(void *self, int stage, int n_steps, coco_plan *out) {
     coconut_cur *k = self;
     if (check_args(k, stage, n_steps, out)) return -1;
+    if (!k->curriculum) stage = k->max_latent_stage + 1; /* every stage is the final one */
     int cap = k->pad_latent_to_max ? k->max_latent_stage
                                    : (n_steps < k->max_latent_stage ? n_steps : k->max_latent_stage);
     int n = stage < cap ? stage : cap;
@@ -173,6 +221,7 @@ static int cur_eval_plan(void *self, int stage, int n_steps, coco_plan *out) {
     out->n_latent = n * k->c_thought;
     out->markers = k->markers;
     out->n_pause = 0;
+    set_thoughts(k, out);
     return 0;
 }
 
@@ -193,7 +242,8 @@ int coco_plugin_init(coco_plugin *p, const coco_host *h) {
     host = h;
     p->kind = COCO_KIND_CURRICULUM;
     p->name = "coconut";
-    p->doc = "official Coconut schedule: stage k replaces the first k steps by k*c_thought continuous thoughts";
+    p->doc = "official Coconut schedule: stage k replaces the first k steps by k*c_thought continuous thoughts "
+             "(ablations: thoughts=none|pause, curriculum=false)";
     p->options = options;
     p->vtable = &vt;
     return 0;
