@@ -4,8 +4,12 @@
 --   local E = require "coco.experiment"
 --   E.main{name = "prosqa_k6", spec = spec, presets = presets, argv = arg, dataset = "prosqa"}
 --
--- Methods map to curriculum plugins: coconut (and its ablations through the
--- curriculum options), cot, nocot. All methods of one invocation share the
+-- Methods map to curriculum plugins (E.METHODS, in the paper's Table 1 order):
+-- cot, nocot, icot, pause, coconut, and Coconut's three ablations, which are
+-- the coconut plugin with one option changed (coconut_nocur: curriculum=false,
+-- coconut_nothought: thoughts=none, coconut_pausethought: thoughts=pause).
+-- Any other name loads the curriculum plugin of that name with its defaults.
+-- All methods of one invocation share the
 -- data, the tokenizer and the model initialisation (same seed), so their
 -- numbers are comparable. Results go to <results>/<name>/<run>/<method>/ and a
 -- results.csv with one row per method at <results>/<name>/<run>/ (with the
@@ -52,7 +56,20 @@ function E.style(o) return o.format == "symbolic" and "symbolic" or "words" end
 local SPECIALS = {"<|start-latent|>", "<|end-latent|>", "<|latent|>"}
 E.layout_texts, E.SPECIALS = layout_texts, SPECIALS -- for tests that build the same vocabulary
 
-function E.tokenizer(o, train)
+-- Methods in the paper's Table 1 order, with what each needs from the run.
+E.PAPER_ORDER = {"cot", "nocot", "icot", "pause", "coconut", "coconut_nocur", "coconut_nothought", "coconut_pausethought"}
+E.USES_PAUSE = {pause = true, coconut_pausethought = true} -- methods that need the <|pause|> token
+
+-- Does any of these methods need the <|pause|> token?
+function E.needs_pause(methods)
+  for _, m in ipairs(methods or {}) do if E.USES_PAUSE[m] then return true end end
+  return false
+end
+
+-- methods (optional): the run's method list; the <|pause|> token is added when
+-- --pause_tokens > 0 or a method needs it (so every method of the run shares
+-- one tokenizer, and runs without such a method keep their old vocabulary).
+function E.tokenizer(o, train, methods)
   local tok
   if o.tokenizer == "words" then
     tok = assert(coconut.tokenizer.words(layout_texts(train, E.style(o)), {specials = SPECIALS, unk = true}))
@@ -66,7 +83,7 @@ function E.tokenizer(o, train)
     error("--tokenizer must be 'words' or 'gpt2', got '" .. o.tokenizer .. "'", 0)
   end
   local special = {start = tok:id(SPECIALS[1]), end_ = tok:id(SPECIALS[2]), latent = tok:id(SPECIALS[3]), eos = tok:eos()}
-  if o.pause_tokens and o.pause_tokens > 0 then special.pause = tok:add_special("<|pause|>") end
+  if (o.pause_tokens and o.pause_tokens > 0) or E.needs_pause(methods) then special.pause = tok:add_special("<|pause|>") end
   return tok, special
 end
 
@@ -103,15 +120,54 @@ function E.model(o, tok, init_path)
   return m
 end
 
+-- The options of the coconut plugin from the run's options (Coconut and its ablations).
+local function coconut_options(o, extra)
+  local t = {c_thought = o.c_thought, max_latent_stage = o.max_latent_stage, epochs_per_stage = o.epochs_per_stage,
+             epochs = o.epochs, pad_latent_to_max = o.pad_latent_to_max, uniform_prob = o.uniform_prob,
+             reset_optimizer = o.reset_optimizer, loss = o.coconut_loss,
+             markers = o.coconut_markers == nil and true or o.coconut_markers}
+  for k, v in pairs(extra or {}) do t[k] = v end
+  return t
+end
+
+-- An option of the run, or nil when the experiment's spec lacks it or it is
+-- "unset" (0 for counts): the plugin's default applies then.
+local function opt(o, name, unset)
+  local v = o[name]
+  if v == nil or v == unset then return nil end
+  return v
+end
+
+local function baseline_epochs(o) return o.baseline_epochs > 0 and o.baseline_epochs or o.epochs end
+
+-- method -> function(o) returning the curriculum plugin's name and options.
+E.METHODS = {
+  cot = function(o) return "cot", {epochs = baseline_epochs(o)} end,
+  nocot = function(o) return "nocot", {epochs = baseline_epochs(o)} end,
+  coconut = function(o) return "coconut", coconut_options(o) end,
+  coconut_nocur = function(o) return "coconut", coconut_options(o, {curriculum = false}) end,
+  coconut_nothought = function(o) return "coconut", coconut_options(o, {thoughts = "none"}) end,
+  coconut_pausethought = function(o) return "coconut", coconut_options(o, {thoughts = "pause"}) end,
+  -- Pause token: as many pauses as Coconut's final stage has thoughts
+  -- (max_latent_stage x c_thought) unless --pause_count says otherwise; the
+  -- baselines' epochs (no curriculum)
+  pause = function(o)
+    return "pause", {epochs = baseline_epochs(o), n_pause = opt(o, "pause_count", 0) or o.max_latent_stage * o.c_thought}
+  end,
+  -- iCoT: a curriculum, so Coconut's --epochs unless --icot_epochs
+  icot = function(o)
+    return "icot", {epochs = opt(o, "icot_epochs", 0) or o.epochs, remove_per_epoch = opt(o, "icot_remove_per_epoch"),
+                    removal_smoothing_lambda = opt(o, "icot_smoothing_lambda"),
+                    remove_all_when_remove_beyond = opt(o, "icot_remove_all_beyond"),
+                    pretrain_epochs = opt(o, "icot_pretrain_epochs"), reset_optimizer = opt(o, "icot_reset_optimizer")}
+  end,
+}
+
 function E.curriculum(o, method)
-  if method == "coconut" then
-    return coconut.plugin.load("curriculum", "coconut", {
-      c_thought = o.c_thought, max_latent_stage = o.max_latent_stage, epochs_per_stage = o.epochs_per_stage,
-      epochs = o.epochs, pad_latent_to_max = o.pad_latent_to_max, uniform_prob = o.uniform_prob,
-      reset_optimizer = o.reset_optimizer, loss = o.coconut_loss,
-      markers = o.coconut_markers == nil and true or o.coconut_markers})
-  elseif method == "cot" or method == "nocot" then
-    return coconut.plugin.load("curriculum", method, {epochs = o.baseline_epochs > 0 and o.baseline_epochs or o.epochs})
+  local build = E.METHODS[method]
+  if build then
+    local name, options = build(o)
+    return coconut.plugin.load("curriculum", name, options)
   end
   -- any other curriculum plugin by name, with its defaults
   return coconut.plugin.load("curriculum", method, {})
@@ -202,7 +258,7 @@ function E.run_one(o, cfg, root)
     end
   end
   P.log("[%s] data: %d train, %d valid, %d test examples", cfg.name, #data.train, #data.valid, #data.test)
-  local tok, special = E.tokenizer(o, data.train)
+  local tok, special = E.tokenizer(o, data.train, methods)
   if o.tokenizer == "words" then assert(tok:save(root .. "/tokenizer.json")) end
   P.log("[%s] tokenizer: %s, %d tokens", cfg.name, tok:kind(), tok:size())
 
@@ -253,8 +309,9 @@ function E.run_one(o, cfg, root)
   end
   -- <split>_new_tokens / _thoughts: means over that split's rows of the
   -- method's eval.csv (read back, so a resumed run counts its earlier rows too)
+  -- <split>_tokens: the paper's "# tokens" (new tokens + thoughts; coco.seeds.eval_means)
   local cols = {"method", "best_epoch", "valid_accuracy", "test_accuracy", "test_new_tokens", "test_thoughts",
-                "train_seconds", "wall_seconds"}
+                "train_seconds", "wall_seconds", "test_tokens"}
   local extra_names = {}
   -- extra sets, plus their fixed-thought scorings (<set>_k<K>) that some methods have
   local seen = {}
@@ -266,16 +323,19 @@ function E.run_one(o, cfg, root)
   table.sort(extra_names)
   for _, n in ipairs(extra_names) do
     cols[#cols + 1] = n .. "_accuracy"; cols[#cols + 1] = n .. "_new_tokens"; cols[#cols + 1] = n .. "_thoughts"
+    cols[#cols + 1] = n .. "_tokens"
   end
   local w = assert(coconut.csv.open(root .. "/results.csv", cols))
   for _, r in ipairs(results) do
     local ev = S.eval_means(root .. "/" .. r.method .. "/eval.csv")
     local t = ev.test or {}
     local row = {method = r.method, best_epoch = r.best_epoch, valid_accuracy = r.valid, test_accuracy = r.test or "",
-                 test_new_tokens = t.new_tokens, test_thoughts = t.thoughts, train_seconds = r.wall, wall_seconds = r.seconds}
+                 test_new_tokens = t.new_tokens, test_thoughts = t.thoughts, train_seconds = r.wall, wall_seconds = r.seconds,
+                 test_tokens = t.tokens}
     for _, n in ipairs(extra_names) do
       local x = ev[n] or {}
       row[n .. "_accuracy"], row[n .. "_new_tokens"], row[n .. "_thoughts"] = r.extra[n], x.new_tokens, x.thoughts
+      row[n .. "_tokens"] = x.tokens
     end
     w:row(row)
   end
@@ -289,19 +349,21 @@ function E.run_one(o, cfg, root)
 
   -- the short table
   print("")
-  print(string.format("%-10s %10s %10s %12s %s", "method", "valid acc", "test acc", "wall time",
+  -- # tokens: the paper's count on test (new tokens + thoughts per question)
+  print(string.format("%-20s %10s %10s %9s %12s %s", "method", "valid acc", "test acc", "# tokens", "wall time",
     #extra_names > 0 and table.concat(extra_names, " ") or ""))
   for _, r in ipairs(results) do
     local ex = {}
     for _, n in ipairs(extra_names) do ex[#ex + 1] = r.extra[n] and string.format("%.3f", r.extra[n]) or "-" end
-    print(string.format("%-10s %10.3f %10s %12s %s", r.method, r.valid, r.test and string.format("%.3f", r.test) or "-",
-      P.fmt_time(r.seconds), table.concat(ex, " ")))
+    local t = (S.eval_means(root .. "/" .. r.method .. "/eval.csv").test or {}).tokens
+    print(string.format("%-20s %10.3f %10s %9s %12s %s", r.method, r.valid, r.test and string.format("%.3f", r.test) or "-",
+      t and string.format("%.1f", t) or "-", P.fmt_time(r.seconds), table.concat(ex, " ")))
   end
   print("")
   print("results:  " .. root .. "/results.csv")
   for _, r in ipairs(results) do
     local d = root .. "/" .. r.method
-    print(string.format("%-9s %s/{metrics,eval,summary}.csv, figures: %s, %s", r.method .. ":", d, r.figures[1][1], r.figures[2][1]))
+    print(string.format("%-21s %s/{metrics,eval,summary}.csv, figures: %s, %s", r.method .. ":", d, r.figures[1][1], r.figures[2][1]))
   end
   if cmp_png then print("compare:  " .. cmp_png) end
   print(string.format("total %s", P.fmt_time(coconut.time() - t_all)))

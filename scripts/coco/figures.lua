@@ -99,7 +99,8 @@ end
 -- Accuracy per epoch of several methods (each in <root>/<method>/summary.csv).
 function F.compare(root, methods, title)
   local parts = {}
-  local colors = {"#c0392b", "#1f5fa6", "#27ae60", "#8e44ad", "#d35400", "#2c3e50"}
+  -- one colour per method of the paper's Table 1 (8 rows)
+  local colors = {"#c0392b", "#1f5fa6", "#27ae60", "#8e44ad", "#d35400", "#2c3e50", "#16a085", "#b7950b"}
   for i, m in ipairs(methods) do
     parts[#parts + 1] = string.format([["%s/summary.csv" using "epoch":(strcol("split") eq "valid" ? column("accuracy") : NaN) with linespoints lw 2 pt 7 lc rgb "%s" title "%s"]],
       m, colors[(i - 1) % #colors + 1], m)
@@ -131,6 +132,7 @@ idx(m) = sum [i=1:words(M)] (word(M, i) eq m ? i : 0)
 set xrange [0.4:words(M) + 0.6]
 set xtics ()
 do for [i=1:words(M)] { set xtics add (word(M, i) i) }
+if (words(M) > 4) { set xtics rotate by -25 }
 set grid noxtics ytics
 set boxwidth 0.6
 set style fill solid 0.35 border

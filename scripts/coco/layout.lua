@@ -8,6 +8,16 @@
 -- Evaluation prompt (get_question_latent_dataset): the same up to the pauses.
 -- Each example's pieces are tokenized once and cached on the example.
 --
+-- Two plan fields of issue 13 (coco_plan in coconut/plugin.h; absent = 0):
+--   drop_tokens       iCoT's token-level removal: the kept steps' tokens
+--                     (separators included) form one chain, whose first
+--                     drop_tokens tokens are left out (a count beyond the chain
+--                     leaves none); the answer and <eos> always stay.
+--   pause_as_thought  the n_latent thought slots hold <pause> instead of
+--                     <|latent|> (Coconut "pause as thought": a learned
+--                     embedding, no latent passes); the eval prompt then holds
+--                     them too and plans 0 thoughts.
+--
 -- Styles: "words" is the official text layout above. "symbolic" (one token per
 -- node, issue 12) drops the "\n" separators and the "### " answer prefix: the
 -- answer already starts with its own marker ("A target"), and the prediction
@@ -58,16 +68,24 @@ function L:pieces(ex)
   return c
 end
 
+-- The token of the plan's thought slots: <|latent|>, or <pause> for pause_as_thought.
+function L:slot_token(plan)
+  if not plan.pause_as_thought then return self.sp.latent end
+  if not self.sp.pause then error("layout: the curriculum puts <pause> in its thought slots but the tokenizer has no <|pause|> token", 0) end
+  return self.sp.pause
+end
+
 -- The prefix shared by training and evaluation: question, markers, latents, pauses.
 function L:prefix(ex, plan)
   local c = self:pieces(ex)
   local ids = {}
   append(ids, c.q)
   if plan.markers then ids[#ids + 1] = self.sp.start end
-  for _ = 1, plan.n_latent do ids[#ids + 1] = self.sp.latent end
+  local slot = plan.n_latent > 0 and self:slot_token(plan)
+  for _ = 1, plan.n_latent do ids[#ids + 1] = slot end
   if plan.markers then ids[#ids + 1] = self.sp.end_ end
   if plan.n_pause > 0 then
-    assert(self.sp.pause, "the curriculum asks for pause tokens but none was added to the tokenizer")
+    if not self.sp.pause then error("layout: the curriculum asks for pause tokens but the tokenizer has no <|pause|> token", 0) end
     for _ = 1, plan.n_pause do ids[#ids + 1] = self.sp.pause end
   end
   return ids
@@ -113,11 +131,16 @@ end
 function L:train_example(ex, plan, rng)
   local c = self:pieces(ex)
   local sup = plan.supervision or "steps"
+  local drop_tokens = plan.drop_tokens or 0
+  if sup ~= "steps" and drop_tokens > 0 then
+    error("layout: drop_tokens (token-level removal) needs 'steps' supervision, not '" .. sup .. "'", 0)
+  end
   if sup ~= "steps" and plan.drop_steps < #c.steps then
     local ids = {}
     append(ids, c.q)
     if plan.markers then ids[#ids + 1] = self.sp.start end
-    for _ = 1, plan.n_latent do ids[#ids + 1] = self.sp.latent end
+    local slot = plan.n_latent > 0 and self:slot_token(plan)
+    for _ = 1, plan.n_latent do ids[#ids + 1] = slot end
     local labels = {}
     for i = 1, #ids do labels[i] = -100 end
     local depth = plan.drop_steps + 1
@@ -139,8 +162,13 @@ function L:train_example(ex, plan, rng)
   local ids = self:prefix(ex, plan)
   local labels = {}
   for i = 1, #ids do labels[i] = -100 end
-  local rest = {}
-  for i = plan.drop_steps + 1, #c.steps do append(rest, c.steps[i]) end
+  local rest, skip = {}, drop_tokens
+  for i = plan.drop_steps + 1, #c.steps do
+    local st = c.steps[i]
+    for j = 1, #st do
+      if skip > 0 then skip = skip - 1 else rest[#rest + 1] = st[j] end
+    end
+  end
   append(rest, c.a)
   for i = 1, #rest do
     ids[#ids + 1] = rest[i]
@@ -152,9 +180,11 @@ end
 -- Prompt for generation: up to and including <|start-latent|> when the plan has
 -- markers (the thoughts are produced by the model, k = plan.n_latent of them);
 -- without markers, the question alone with k = plan.n_latent (generate's
--- markers = false mode thinks right after it); else the full prefix.
+-- markers = false mode thinks right after it); else the full prefix. With
+-- pause_as_thought the slots are input tokens: the full prefix, k = 0.
 -- Returns ids, planned thoughts.
 function L:eval_prompt(ex, plan)
+  if plan.pause_as_thought then return self:prefix(ex, plan), 0 end
   local c = self:pieces(ex)
   local ids = {}
   append(ids, c.q)

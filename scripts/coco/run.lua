@@ -18,6 +18,10 @@
 -- example), summary.csv (per epoch and split), probes/<probe>.csv,
 -- checkpoints/{last,best}/, figures/. Every file is written atomically or
 -- appended row by row; --resume continues from checkpoints/last.
+-- eval.csv counts per question (paper.md §1): new_tokens = generated tokens
+-- other than markers and pauses (eos is never part of the output), thoughts =
+-- continuous thoughts (0 for pause-as-thought slots, which are prompt tokens);
+-- the paper's "# tokens" is their sum (coco.seeds: <split>_tokens).
 local Layout = require "coco.layout"
 local P = require "coco.progress"
 local F = require "coco.figures"
@@ -53,7 +57,7 @@ R.schedule = schedule
 
 -- Stage-matched accuracy on examples with frontier metadata (see STAGE_ACC):
 -- the prompt `question <|start-latent|> <|latent|> x k` (no marker when the
--- curriculum is marker-less) is run through the
+-- curriculum is marker-less; <pause> x k for pause as thought) is run through the
 -- training forward (the same latent passes, no dropout in eval mode) and the
 -- logits at its last position, which predict the token after k thoughts, are
 -- compared with the frontier sets at depth k + 1. Returns {[k+1] = {frontier=, bfs=, n=}}.
@@ -97,8 +101,9 @@ function R.frontier_accuracy(ctx, examples, K)
         local fr = lay:frontiers(ex)
         local ids = {}
         for _, t in ipairs(lay:pieces(ex).q) do ids[#ids + 1] = t end
-        if not ctx.markerless then ids[#ids + 1] = sp.start end
-        for _ = 1, k do ids[#ids + 1] = sp.latent end
+        -- <|start-latent|> unless the curriculum's thought slots have no markers
+        if not (ctx.markerless or ctx.slot_markers == false) then ids[#ids + 1] = sp.start end
+        for _ = 1, k do ids[#ids + 1] = ctx.slot or sp.latent end -- <pause> for pause-as-thought
         chunk[#chunk + 1] = {input_ids = ids}
         sets[#sets + 1] = {fr.frontier[k + 1] or {}, fr.bfs[k + 1] or {}}
         if #chunk >= ctx.opts.eval_batch then flush() end
@@ -108,6 +113,16 @@ function R.frontier_accuracy(ctx, examples, K)
     res[k + 1] = {frontier = n > 0 and hit_f / n or 0, bfs = n > 0 and hit_b / n or 0, n = n, tops = tops}
   end
   return res
+end
+
+-- Generated tokens that count as new tokens (paper.md §1: markers and pauses
+-- do not count; the thoughts are counted apart, one each; eos is never in `new`).
+function R.count_new_tokens(new, special)
+  local n = 0
+  for _, t in ipairs(new) do
+    if t ~= special.start and t ~= special.end_ and t ~= special.pause and t ~= special.latent then n = n + 1 end
+  end
+  return n
 end
 
 -- Greedy generation over a split; returns accuracy, rows written, seconds.
@@ -157,7 +172,8 @@ function R.evaluate(ctx, split, examples, epoch, stage, eval_csv)
       if ok then correct = correct + 1 end
       local nth = extra and extra[j].n_thoughts or planned[j]
       eval_csv:row{split = split, id = ex.id or (i - 1), epoch = epoch, stage = stage, k = planned[j], prediction = pred,
-                   gold = ex.answer, correct = ok and 1 or 0, new_tokens = #new, thoughts = nth, output = out_text}
+                   gold = ex.answer, correct = ok and 1 or 0, new_tokens = R.count_new_tokens(new, ctx.special),
+                   thoughts = nth, output = out_text}
       if #ctx.probes > 0 then
         local tt = {}
         for q, t in ipairs(new) do tt[q] = lay.tok:decode({t}) end
@@ -302,9 +318,12 @@ function R.run(ctx)
   -- Does this curriculum think at evaluation? (fixed-thought scoring and the stage probe apply then)
   do
     local last = ctx.curriculum:eval_plan(ctx.curriculum:num_stages() - 1, 4)
-    ctx.thinks = last.n_latent > 0
-    -- thoughts without <|start-latent|> / <|end-latent|> (collate and generate are told)
-    ctx.markerless = ctx.thinks and not last.markers
+    ctx.thinks = last.n_latent > 0 -- thought slots, continuous or <pause> (pause as thought)
+    -- continuous thoughts without <|start-latent|> / <|end-latent|> (collate and generate are told)
+    ctx.markerless = ctx.thinks and not last.markers and not last.pause_as_thought
+    -- the token of the thought slots in stage-probe prompts
+    ctx.slot = last.pause_as_thought and ctx.special.pause or ctx.special.latent
+    ctx.slot_markers = last.markers
   end
   local stage_csv, probe_k
   if o.stage_probe and ctx.thinks then

@@ -18,8 +18,9 @@
 --                        Written atomically (temp file + rename).
 --   <root>/table.md      the paper's Table 1 columns per evaluated split (test,
 --                        then every --extra_eval set): accuracy (%) mean ± std,
---                        new tokens per question, the number of seeds and the
---                        per-seed accuracies.
+--                        # tokens per question as the paper counts them (new
+--                        tokens + thoughts), its two parts, the number of seeds
+--                        and the per-seed accuracies; methods in the run's order.
 --   <root>/figures/compare_seeds.{gp,png,svg}
 --                        a bar per method (mean test accuracy) with a ± std
 --                        error bar and one point per seed, read from results.csv.
@@ -66,7 +67,9 @@ function S.parse(text)
 end
 
 -- Mean `new_tokens` and `thoughts` per split of an eval.csv (coco.run's
--- per-example table): {[split] = {new_tokens =, thoughts =, n =}}; a split
+-- per-example table), and their sum `tokens`, the paper's "# tokens" (a
+-- thought counts as one token; markers and pauses are in neither column):
+-- {[split] = {new_tokens =, thoughts =, tokens =, n =}}; a split
 -- without rows is absent. Raises when the file is unreadable or a row of it
 -- has no numbers there.
 function S.eval_means(path)
@@ -84,7 +87,9 @@ function S.eval_means(path)
     s.tok, s.th, s.n = s.tok + a, s.th + b, s.n + 1
   end
   local out = {}
-  for split, s in pairs(sums) do out[split] = {new_tokens = s.tok / s.n, thoughts = s.th / s.n, n = s.n} end
+  for split, s in pairs(sums) do
+    out[split] = {new_tokens = s.tok / s.n, thoughts = s.th / s.n, tokens = (s.tok + s.th) / s.n, n = s.n}
+  end
   return out
 end
 
@@ -189,14 +194,15 @@ function S.table_md(cols, rows, title)
   local L = {"# " .. title, "",
              "Accuracy of each method's best checkpoint (by validation accuracy): mean ± sample standard deviation " ..
              "over seeds (n - 1; n/a with one seed). # new tokens: tokens generated per question after the prompt " ..
-             "and its continuous thoughts (eos excluded), mean over the questions, then over the seeds; " ..
-             "# thoughts: continuous thoughts per question (the paper's # tokens counts both).", ""}
+             "and its continuous thoughts (eos, markers and pauses excluded), mean over the questions, then over the " ..
+             "seeds; # thoughts: continuous thoughts per question; # tokens: their sum, the paper's count (a thought " ..
+             "is one token, markers and pauses are none).", ""}
   for _, split in ipairs(splits(cols)) do
-    local acc, ntok, nth = split .. "_accuracy", split .. "_new_tokens", split .. "_thoughts"
+    local acc, ntok, nth, tot = split .. "_accuracy", split .. "_new_tokens", split .. "_thoughts", split .. "_tokens"
     L[#L + 1] = "## " .. split
     L[#L + 1] = ""
-    L[#L + 1] = "| Method | Accuracy (%) mean ± std | # new tokens (mean) | # thoughts (mean) | n seeds | Accuracy per seed (%) |"
-    L[#L + 1] = "|---|---|---|---|---|---|"
+    L[#L + 1] = "| Method | Accuracy (%) mean ± std | # tokens (mean) | # new tokens (mean) | # thoughts (mean) | n seeds | Accuracy per seed (%) |"
+    L[#L + 1] = "|---|---|---|---|---|---|---|"
     for _, m in ipairs(methods) do
       local seeds, n = {}, 0
       for _, r in ipairs(per[m] or {}) do
@@ -207,8 +213,13 @@ function S.table_md(cols, rows, title)
         local x = has[col] and tonumber(mean[m][col])
         return x and string.format("%.1f", x) or "-"
       end
-      L[#L + 1] = string.format("| %s | %s | %s | %s | %d | %s |", m, pct(tonumber(mean[m][acc]), tonumber(std[m] and std[m][acc])),
-        num(ntok), num(nth), n, #seeds > 0 and table.concat(seeds, ", ") or "-")
+      -- # tokens: the column when the run wrote it, else the sum of its parts (older results.csv)
+      local total = num(tot)
+      if total == "-" and num(ntok) ~= "-" and num(nth) ~= "-" then
+        total = string.format("%.1f", tonumber(mean[m][ntok]) + tonumber(mean[m][nth]))
+      end
+      L[#L + 1] = string.format("| %s | %s | %s | %s | %s | %d | %s |", m, pct(tonumber(mean[m][acc]), tonumber(std[m] and std[m][acc])),
+        total, num(ntok), num(nth), n, #seeds > 0 and table.concat(seeds, ", ") or "-")
     end
     L[#L + 1] = ""
   end

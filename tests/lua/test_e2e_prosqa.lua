@@ -1,23 +1,31 @@
 -- End to end: `coconut run experiments/prosqa_k6.lua --preset quick` trains and
--- evaluates Coconut, CoT and No-CoT on generated ProsQA, writing CSVs and figures.
+-- evaluates the eight methods of the paper's Table 1 (CoT, No-CoT, iCoT, Pause,
+-- Coconut and its three ablations) on generated ProsQA, writing CSVs and figures.
+-- COCONUT_BIN selects the binary (default build/coconut).
 local T = require "tap"
+local E = require "coco.experiment"
+local BIN = os.getenv("COCONUT_BIN") or "build/coconut"
 
 local function read(path) return assert(coconut.csv.read(path)) end
 
 T.test("prosqa_k6 --preset quick: CSV columns, figures, accuracies consistent", function()
   local d = T.tmpdir("e2e")
   local data = d .. "/data"
-  local rc, out = T.sh(string.format("build/coconut run experiments/prosqa_k6.lua --preset quick --results %s --data %s",
+  local rc, out = T.sh(string.format(BIN .. " run experiments/prosqa_k6.lua --preset quick --results %s --data %s",
     d .. "/results", data))
   if rc ~= 0 then error("run failed (exit " .. tostring(rc) .. "):\n" .. out) end
   local root = d .. "/results/prosqa_k6/quick"
   -- the printed table
-  T.ok(out:find("method      valid acc   test acc", 1, true), out)
-  for _, m in ipairs{"coconut", "cot", "nocot"} do T.ok(out:find("\n" .. m .. " ", 1, true), "table row for " .. m) end
-  -- results.csv
+  T.ok(out:find("method%s+valid acc%s+test acc%s+# tokens"), out)
+  for _, m in ipairs(E.PAPER_ORDER) do T.ok(out:find("\n" .. m .. " ", 1, true), "table row for " .. m) end
+  -- results.csv: the paper's rows in the paper's order
   local res, cols = read(root .. "/results.csv")
-  T.eq(#res, 3); T.eq(cols[1], "method"); T.eq(cols[3], "valid_accuracy"); T.eq(cols[4], "test_accuracy")
-  for _, m in ipairs{"coconut", "cot", "nocot"} do
+  T.eq(#res, 8); T.eq(cols[1], "method"); T.eq(cols[3], "valid_accuracy"); T.eq(cols[4], "test_accuracy")
+  for i, m in ipairs(E.PAPER_ORDER) do
+    T.eq(res[i].method, m)
+    T.near(tonumber(res[i].test_tokens), tonumber(res[i].test_new_tokens) + tonumber(res[i].test_thoughts), 1e-6, m .. " # tokens")
+  end
+  for _, m in ipairs(E.PAPER_ORDER) do
     local dir = root .. "/" .. m
     local metrics, mc = read(dir .. "/metrics.csv")
     T.eq(table.concat(mc, ","), "step,epoch,stage,epoch_progress,loss,lr,grad_norm,tokens_per_s,seconds,outside_c_share")
@@ -44,8 +52,9 @@ T.test("prosqa_k6 --preset quick: CSV columns, figures, accuracies consistent", 
       if s.split == "valid" then n_valid_rows = n_valid_rows + 1 end
     end
     T.ok(n_valid_rows >= 2, "one summary row per epoch")
-    -- Coconut evaluates with thoughts once its stage > 0
-    if m == "coconut" then
+    -- Coconut evaluates with thoughts once its stage > 0, w/o curriculum from the
+    -- start; pause slots (pause, pause as thought) are prompt tokens, not thoughts
+    if m == "coconut" or m == "coconut_nocur" then
       local with = 0
       for _, e in ipairs(ev) do if tonumber(e.thoughts) > 0 then with = with + 1 end end
       T.ok(with > 0, "coconut used continuous thoughts at evaluation")
@@ -68,11 +77,11 @@ T.test("prosqa_k6 --preset quick: CSV columns, figures, accuracies consistent", 
   T.ok(coconut.plot(dir .. "/figures/accuracy.gp", {"figures/accuracy.png", "figures/accuracy.svg"}, dir))
   T.ok(#assert(coconut.fs.read(dir .. "/figures/accuracy.png")) > 1000)
   -- a second run of the same name is refused unless --resume/--overwrite
-  rc, out = T.sh(string.format("build/coconut run experiments/prosqa_k6.lua --preset quick --results %s --data %s",
+  rc, out = T.sh(string.format(BIN .. " run experiments/prosqa_k6.lua --preset quick --results %s --data %s",
     d .. "/results", data))
   T.eq(rc, 1); T.ok(out:find("already holds a finished run", 1, true), out)
   -- --resume of a finished run trains nothing more and reports the same numbers
-  rc, out = T.sh(string.format("build/coconut run experiments/prosqa_k6.lua --preset quick --method cot --resume --results %s --data %s",
+  rc, out = T.sh(string.format(BIN .. " run experiments/prosqa_k6.lua --preset quick --method cot --resume --results %s --data %s",
     d .. "/results", data))
   T.eq(rc, 0, out)
   T.ok(not out:find("stage 0 epoch 1/", 1, true), "resume skips finished epochs")
@@ -81,7 +90,7 @@ end)
 
 T.test("prosqa_k6 --format symbolic: one token per node end to end, filters reach the generator", function()
   local d = T.tmpdir("e2esym")
-  local rc, out = T.sh(string.format("build/coconut run experiments/prosqa_k6.lua --preset quick --method nocot " ..
+  local rc, out = T.sh(string.format(BIN .. " run experiments/prosqa_k6.lua --preset quick --method nocot " ..
     "--format symbolic --node_ids shuffle --graph_min_hops 3 --graph_max_hops 3 --results %s --data %s",
     d .. "/results", d .. "/data"))
   if rc ~= 0 then error("run failed (exit " .. tostring(rc) .. "):\n" .. out) end
@@ -99,12 +108,12 @@ T.test("prosqa_k6 --format symbolic: one token per node end to end, filters reac
 end)
 
 T.test("prosqa_k6: unknown options and presets are refused with the valid names", function()
-  local rc, out = T.sh("build/coconut run experiments/prosqa_k6.lua --preset quick --epochs_per_stag 1")
+  local rc, out = T.sh(BIN .. " run experiments/prosqa_k6.lua --preset quick --epochs_per_stag 1")
   T.eq(rc, 1); T.ok(out:find("unknown option 'epochs_per_stag'; valid options: preset, method", 1, true), out)
-  rc, out = T.sh("build/coconut run experiments/prosqa_k6.lua --preset huge")
+  rc, out = T.sh(BIN .. " run experiments/prosqa_k6.lua --preset huge")
   T.eq(rc, 1); T.ok(out:find("unknown preset 'huge'; presets: cpu, paper, quick, small", 1, true), out)
-  rc, out = T.sh("build/coconut run experiments/prosqa_k6.lua --preset quick --lr fast")
+  rc, out = T.sh(BIN .. " run experiments/prosqa_k6.lua --preset quick --lr fast")
   T.eq(rc, 1); T.ok(out:find("option 'lr': fast is not a number", 1, true), out)
-  rc, out = T.sh("build/coconut run experiments/prosqa_k6.lua --help")
+  rc, out = T.sh(BIN .. " run experiments/prosqa_k6.lua --help")
   T.eq(rc, 0); T.ok(out:find("--epochs_per_stage", 1, true)); T.ok(out:find("presets: cpu, paper, quick, small", 1, true))
 end)

@@ -128,14 +128,15 @@ T.test("seeds: results.csv written atomically and read back, table.md with mean 
   for _, f in ipairs(coconut.fs.listdir(d)) do T.ok(not f:find("tmp", 1, true), "no temp file left: " .. f) end
   local md = S.table_md(cols, rows, "prosqa_k6, run x: 3 seeds (0, 1, 2)")
   T.ok(md:find("# prosqa_k6, run x: 3 seeds (0, 1, 2)\n", 1, true), md)
-  T.ok(md:find("\n## test\n\n| Method | Accuracy (%) mean ± std | # new tokens (mean) | # thoughts (mean) | n seeds | Accuracy per seed (%) |\n|---|---|---|---|---|---|\n", 1, true), md)
-  T.ok(md:find("\n| coconut | 81.7 ± 10.4 | 4.0 | 6.0 | 3 | 0: 70.0, 1: 85.0, 2: 90.0 |\n", 1, true), md)
-  T.ok(md:find("\n| cot | 60.0 ± 10.0 | 12.0 | 0.0 | 3 | 0: 50.0, 1: 60.0, 2: 70.0 |\n", 1, true), md)
+  -- # tokens (the paper's count) = new tokens + thoughts, summed here since these rows lack test_tokens
+  T.ok(md:find("\n## test\n\n| Method | Accuracy (%) mean ± std | # tokens (mean) | # new tokens (mean) | # thoughts (mean) | n seeds | Accuracy per seed (%) |\n|---|---|---|---|---|---|---|\n", 1, true), md)
+  T.ok(md:find("\n| coconut | 81.7 ± 10.4 | 10.0 | 4.0 | 6.0 | 3 | 0: 70.0, 1: 85.0, 2: 90.0 |\n", 1, true), md)
+  T.ok(md:find("\n| cot | 60.0 ± 10.0 | 12.0 | 12.0 | 0.0 | 3 | 0: 50.0, 1: 60.0, 2: 70.0 |\n", 1, true), md)
   -- the extra set gets the same table; cot has a single number there
   local i = md:find("\n## official\n", 1, true)
   T.ok(i and i > md:find("\n## test\n", 1, true), "extra set after test")
-  T.ok(md:find("\n| coconut | 20.0 ± 10.0 | 5.0 | 6.0 | 3 | 0: 10.0, 1: 30.0, 2: 20.0 |\n", i, true), md)
-  T.ok(md:find("\n| cot | 20.0 ± n/a | 5.0 | 6.0 | 1 | 0: 20.0 |\n", i, true), md)
+  T.ok(md:find("\n| coconut | 20.0 ± 10.0 | 11.0 | 5.0 | 6.0 | 3 | 0: 10.0, 1: 30.0, 2: 20.0 |\n", i, true), md)
+  T.ok(md:find("\n| cot | 20.0 ± n/a | 11.0 | 5.0 | 6.0 | 1 | 0: 20.0 |\n", i, true), md)
   T.ok(not md:find("## valid", 1, true), "no valid section")
   T.eq(S.format_pct(0.5, nil), "50.0 ± n/a"); T.eq(S.format_pct(0.123, 0.0456), "12.3 ± 4.6")
   -- the error-bar figure renders from results.csv alone
@@ -174,7 +175,7 @@ T.test("prosqa_k6 --preset quick --method coconut,nocot --seeds 0,1: per-seed ru
     local sd = root .. "/seed" .. s
     local res, cols = read(sd .. "/results.csv")
     T.eq(table.concat(cols, ","),
-      "method,best_epoch,valid_accuracy,test_accuracy,test_new_tokens,test_thoughts,train_seconds,wall_seconds")
+      "method,best_epoch,valid_accuracy,test_accuracy,test_new_tokens,test_thoughts,train_seconds,wall_seconds,test_tokens")
     T.eq(#res, 2)
     local cfg = assert(coconut.json.read(sd .. "/config.json"))
     T.eq(cfg.seed, s); T.eq(cfg.run, "quick/seed" .. s); T.eq(cfg.seeds, "")
@@ -188,6 +189,7 @@ T.test("prosqa_k6 --preset quick --method coconut,nocot --seeds 0,1: per-seed ru
       T.eq(n, 24, "test rows")
       T.near(tonumber(res[i].test_new_tokens), sum / n, 1e-6, m .. " test_new_tokens")
       T.near(tonumber(res[i].test_thoughts), th / n, 1e-6, m .. " test_thoughts")
+      T.near(tonumber(res[i].test_tokens), (sum + th) / n, 1e-6, m .. " test_tokens (the paper's # tokens)")
       T.ok(coconut.fs.exists(sd .. "/" .. m .. "/checkpoints/best/model.safetensors"))
     end
   end
@@ -205,7 +207,7 @@ T.test("prosqa_k6 --preset quick --method coconut,nocot --seeds 0,1: per-seed ru
     T.near(std, math.abs(a0 - a1) / math.sqrt(2), 1e-6, m .. " std") -- sample std of two values
   end
   local md = assert(coconut.fs.read(root .. "/table.md"))
-  T.ok(md:find("| Method | Accuracy (%) mean ± std | # new tokens (mean)", 1, true), md)
+  T.ok(md:find("| Method | Accuracy (%) mean ± std | # tokens (mean) | # new tokens (mean)", 1, true), md)
   for _, m in ipairs(methods) do T.ok(md:find("\n| " .. m .. " | ", 1, true), "table row " .. m) end
   T.ok(out:find("| Method | Accuracy (%) mean ± std", 1, true), "the table is printed")
   T.ok(#assert(coconut.fs.read(root .. "/figures/compare_seeds.png")) > 1000)
