@@ -1,4 +1,4 @@
--- experiments/prosqa_k6.lua — ProsQA with Coconut (k = 6 stages), CoT and No-CoT.
+-- experiments/prosqa_k6.lua — ProsQA with Coconut (k = 6 stages) and the baselines and ablations of its Table 1.
 --
 --   coconut run experiments/prosqa_k6.lua                       -- preset small, all three methods
 --   coconut run experiments/prosqa_k6.lua --preset quick        -- a ~2 minute smoke run
@@ -22,7 +22,7 @@ local O = require "coco.options"
 local spec = O.spec{
   -- what to run
   {"preset", "string", "small", "paper | small | quick"},
-  {"method", "string", "all", "coconut | cot | nocot | all | comma-separated list"},
+  {"method", "string", "all", "cot | nocot | icot | pause | coconut | coconut_nocur | coconut_nothought | coconut_pausethought | all (the eight, in the paper's Table 1 order) | comma-separated list"},
   {"run", "string", "", "run name (default: the preset); results go to <results>/prosqa_k6/<run>/"},
   {"results", "string", "results", "results root"},
   {"resume", "bool", false, "continue an interrupted run from its last checkpoints"},
@@ -95,6 +95,14 @@ local spec = O.spec{
   {"stage_probe", "bool", false, "log stage-matched accuracy: is the token after s thoughts in the shortest-path frontier at depth s+1 (Coconut, frontier data)"},
   {"probes", "string", "", "probe plugins run during evaluation, comma-separated"},
   {"pause_tokens", "int", 0, "add a <|pause|> token to the tokenizer (pause curricula)"},
+  -- baselines of the paper's Table 1 (issue 13)
+  {"pause_count", "int", 0, "<pause> tokens of the pause method (0: Coconut's final-stage thoughts, max_latent_stage x c_thought)"},
+  {"icot_epochs", "int", 0, "epochs of the icot method (0: --epochs)"},
+  {"icot_remove_per_epoch", "int", 8, "icot: chain tokens removed per epoch (iCoT reference: 8)"},
+  {"icot_smoothing_lambda", "number", 4, "icot: removal smoothing lambda, P(extra offset o) ~ exp(-lambda o) (reference: 4; 0: off)"},
+  {"icot_remove_all_beyond", "int", 39, "icot: remove the whole chain once this many tokens are scheduled (reference: 39; 0: never)"},
+  {"icot_pretrain_epochs", "int", 0, "icot: epochs on the full chain before removal starts"},
+  {"icot_reset_optimizer", "bool", true, "icot: reset AdamW whenever the removed token count changes"},
 }
 
 local presets = {
@@ -143,7 +151,7 @@ local notes = {
        .. "all three methods, --seeds 0,1,2 about 70 minutes (docs/reproduction.md).",
 }
 
-E.main{name = "prosqa_k6", spec = spec, presets = presets, notes = notes, argv = arg, dataset = "prosqa", all_methods = "coconut,cot,nocot",
+E.main{name = "prosqa_k6", spec = spec, presets = presets, notes = notes, argv = arg, dataset = "prosqa", all_methods = "cot,nocot,icot,pause,coconut,coconut_nocur,coconut_nothought,coconut_pausethought",
        -- rendering options also apply to --extra_eval files (an official file scored in symbolic form)
        render_options = function(o)
          return {format = o.format, node_ids = o.node_ids, edge_order = o.edge_order, render_seed = o.seed}
