@@ -87,9 +87,21 @@ function E.tokenizer(o, train, methods)
   return tok, special
 end
 
+-- The vocabulary every method's model starts from: the tokenizer's without a
+-- trailing <|pause|>. That token is added last (E.tokenizer), and only the
+-- methods that use it grow their model by its row (E.with_pause), so a method's
+-- initialisation and numbers do not depend on which other methods share the run:
+-- `--method coconut` trains the same model as the coconut row of `--method all`.
+function E.base_vocab(tok, special)
+  if special.pause and special.pause == tok:size() - 1 then return special.pause end
+  return tok:size()
+end
+
 -- A model for one method: from HF weights (then the vocabulary grows by the
 -- added tokens, new rows copied from init_token) or fresh with the seed.
-function E.model(o, tok, init_path)
+-- vocab: the vocabulary size wanted (default: the tokenizer's).
+function E.model(o, tok, init_path, vocab)
+  vocab = vocab or tok:size()
   local m
   if init_path then
     m = assert(coconut.gpt2.load(init_path))
@@ -98,13 +110,13 @@ function E.model(o, tok, init_path)
     m, err = coconut.gpt2.load(o.model_path)
     if not m then error(err, 0) end
     local base = m:config().vocab_size
-    if tok:size() > base then
+    if vocab > base then
       local from = tok:id(o.init_token)
       if not from then error("--init_token '" .. o.init_token .. "' is not a token of the tokenizer", 0) end
-      m:add_tokens(tok:size() - base, from)
+      m:add_tokens(vocab - base, from)
     end
   else
-    local shape = {preset = o.model, vocab_size = tok:size(), n_positions = o.n_positions, dropout = o.dropout,
+    local shape = {preset = o.model, vocab_size = vocab, n_positions = o.n_positions, dropout = o.dropout,
                    seed = o.seed + 1}
     -- optional overrides of the preset's shape (options absent from a spec are nil)
     for _, k in ipairs{"n_layer", "n_embd", "n_head"} do
@@ -114,8 +126,19 @@ function E.model(o, tok, init_path)
     if o.position_init == "sinusoid" then m:init_positions("sinusoid", 0.02) end
   end
   local c = m:config()
-  if c.vocab_size < tok:size() then
-    error(string.format("the model's vocabulary (%d) is smaller than the tokenizer's (%d)", c.vocab_size, tok:size()), 0)
+  if c.vocab_size < vocab then
+    error(string.format("the model's vocabulary (%d) is smaller than the tokenizer's (%d)", c.vocab_size, vocab), 0)
+  end
+  return m
+end
+
+-- Grows a base-vocabulary model by the <|pause|> row for a method that uses it;
+-- the row starts as a copy of --init_token's row when the tokenizer has that
+-- token, else of <|latent|>'s (the slot a pause replaces in pause as thought).
+function E.with_pause(o, m, tok, special)
+  local have = m:config().vocab_size
+  if special.pause and have <= special.pause then
+    m:add_tokens(special.pause + 1 - have, tok:id(o.init_token) or special.latent)
   end
   return m
 end
@@ -265,7 +288,7 @@ function E.run_one(o, cfg, root)
   local eot = coconut.plugin.load("eot", o.eot, {})
   local init_path
   if o.pretrain_epochs > 0 then
-    local pm = PT.run{dir = root .. "/pretrain", opts = o, model = E.model(o, tok), examples = data.train,
+    local pm = PT.run{dir = root .. "/pretrain", opts = o, model = E.model(o, tok, nil, E.base_vocab(tok, special)), examples = data.train,
                       layout = Layout.new(tok, special, E.style(o)), special = special}
     init_path = root .. "/pretrain/model.safetensors"
     pm:close()
@@ -280,7 +303,8 @@ function E.run_one(o, cfg, root)
       from, first_stage = root .. "/cot/checkpoints/best/model.safetensors", 1
       P.log("[%s] starting from the CoT model (%s), stages 1..", method, from)
     end
-    local model = E.model(o, tok, from)
+    local model = E.model(o, tok, from, E.base_vocab(tok, special))
+    if E.USES_PAUSE[method] or (o.pause_tokens and o.pause_tokens > 0) then E.with_pause(o, model, tok, special) end
     if method == methods[1] then P.log("[%s] model: %s", cfg.name, tostring(model)) end
     local probes = {}
     for _, name in ipairs(split_list(o.probes)) do

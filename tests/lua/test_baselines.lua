@@ -288,6 +288,42 @@ T.test("methods: plugin options from the run's options, <|pause|> only when need
   T.eq(tok1:size(), tok0:size() + 1); T.eq(sp1.pause, tok1:size() - 1)
 end)
 
+T.test("a method's initial model does not depend on whether a pause method shares the run", function()
+  local _, tok0, sp0 = setup("symbolic", {"coconut"})
+  local _, tok1, sp1 = setup("symbolic", {"coconut", "pause"})
+  local o = {model = "tiny", model_path = "", n_positions = 64, dropout = 0, seed = 4, init_token = "<<"}
+  T.eq(E.base_vocab(tok0, sp0), tok0:size()); T.eq(E.base_vocab(tok1, sp1), tok0:size())
+  local a = E.model(o, tok0, nil, E.base_vocab(tok0, sp0))
+  local b = E.model(o, tok1, nil, E.base_vocab(tok1, sp1))
+  -- totable nests by dimension; flatten to compare
+  local function flat(t, out)
+    out = out or {}
+    for _, v in ipairs(t) do
+      if type(v) == "table" then flat(v, out) else out[#out + 1] = v end
+    end
+    return out
+  end
+  local pa, pb = a:params(), b:params()
+  for _, name in ipairs(a:param_names()) do
+    local x, y = flat(pa[name]:totable()), flat(pb[name]:totable())
+    T.eq(#x, #y, name .. " size")
+    local same = true
+    for i = 1, #x do if x[i] ~= y[i] then same = false; break end end
+    T.ok(same, name .. " is identical")
+  end
+  -- the pause method grows its copy by the <|pause|> row, a copy of <|latent|>'s
+  E.with_pause(o, b, tok1, sp1)
+  T.eq(b:config().vocab_size, tok1:size())
+  local rows = b:params()["wte.weight"]:totable()
+  T.eq(#rows, tok1:size())
+  for j = 1, b:config().n_embd do
+    T.eq(rows[sp1.pause + 1][j], rows[sp1.latent + 1][j], "pause row = latent row, column " .. j)
+  end
+  E.with_pause(o, b, tok1, sp1) -- idempotent
+  T.eq(b:config().vocab_size, tok1:size())
+  a:close(); b:close()
+end)
+
 T.test("layout: plan fields of issue 13 are checked", function()
   local ex, tok, sp, lay = setup("symbolic", {"coconut"})
   T.raises(function() lay:train_example(ex, {drop_steps = 0, n_latent = 2, markers = true, n_pause = 0, pause_as_thought = true}) end,
