@@ -1131,9 +1131,11 @@ static void test_out_of_tree(void **s) {
         "bin/coconut", "lib/libcoconut.a", "lib/libcoconut.so", "include/coconut/plugin.h",
         "include/coconut/pluginhost.h", "include/coconut/base.h", "lib/pkgconfig/coconut.pc",
         "lib/coconut/plugins/curriculum/coconut.so", "lib/coconut/plugins/curriculum/cot.so",
-        "lib/coconut/plugins/curriculum/nocot.so", "lib/coconut/plugins/dataset/prosqa.so",
+        "lib/coconut/plugins/curriculum/nocot.so", "lib/coconut/plugins/curriculum/icot.so",
+        "lib/coconut/plugins/curriculum/pause.so", "lib/coconut/plugins/dataset/prosqa.so",
         "lib/coconut/plugins/eot/fixed.so", "lib/coconut/plugins/probe/template.so",
-        "lib/coconut/plugins/probe/template.lua", "share/coconut/plugins/README.md",
+        "lib/coconut/plugins/probe/template.lua", "lib/coconut/plugins/probe/paths.lua",
+        "share/coconut/plugins/README.md",
         "share/coconut/plugins/templates/template.c", "share/coconut/plugins/templates/template.lua",
         "share/coconut/plugins/templates/dataset.c", "share/coconut/plugins/templates/curriculum.c",
         "share/coconut/plugins/templates/eot.c", "share/coconut/scripts"};

@@ -1,0 +1,75 @@
+-- test_pretrain.lua — coco.pretrain's length: --pretrain_epochs epochs, or with
+-- --pretrain_until_loss L > 0 up to that cap, stopping after the first epoch
+-- whose mean loss is <= L; state.json records what ran; a finished directory
+-- is reused; a negative threshold is refused.
+local T = require "tap"
+local Layout = require "coco.layout"
+local E = require "coco.experiment"
+local PT = require "coco.pretrain"
+
+local HAND = [==[
+[{"question": "Sam is a lempus. Every yumpus is a rompus. Tom is a gorpus. Every wumpus is a yumpus. Tom is a wumpus. Every gorpus is a yumpus. Tom is a zumpus. Is Tom a lempus or rompus?", "answer": "Tom is a rompus.", "steps": ["Tom is a wumpus.", "Every wumpus is a yumpus.", "Every yumpus is a rompus."], "idx_to_symbol": ["Sam", "Tom", "wumpus", "yumpus", "rompus", "lempus", "gorpus", "zumpus"], "edges": [[1, 2], [1, 6], [2, 3], [6, 3], [3, 4], [0, 5], [1, 7]], "root": 1, "target": 4, "neg_target": 5}]
+]==]
+
+local function setup()
+  local d = T.tmpdir("pretrain")
+  local f = assert(io.open(d .. "/hand.json", "wb"))
+  f:write(HAND)
+  f:close()
+  local ds = coconut.plugin.load("dataset", "prosqa", {valid_file = d .. "/hand.json", generate = false, dir = d,
+                                                       format = "symbolic"})
+  local ex = ds:load("valid")[1]
+  local tok, sp = E.tokenizer({tokenizer = "words", format = "symbolic"}, {ex}, {})
+  return d, {ex, ex, ex, ex}, tok, sp, Layout.new(tok, sp, "symbolic")
+end
+
+local function opts(epochs, stop_at)
+  return {pretrain_epochs = epochs, pretrain_until_loss = stop_at, pretrain_lr = 0, lr = 3e-3, weight_decay = 0,
+          beta1 = 0.9, beta2 = 0.999, pretrain_task = "repeat", micro_batch = 2, batch_size = 2, warmup_steps = 0, seed = 1}
+end
+
+local function pretrain(dir, o, exs, tok, sp, lay)
+  local m = coconut.gpt2.new{preset = "tiny", vocab_size = tok:size(), n_positions = 128, dropout = 0, seed = 2}
+  local out = PT.run{dir = dir, opts = o, model = m, examples = exs, layout = lay, special = sp}
+  return out, assert(coconut.json.read(dir .. "/state.json")), assert(coconut.csv.read(dir .. "/metrics.csv"))
+end
+
+T.test("pretrain: a fixed number of epochs without a threshold", function()
+  local d, exs, tok, sp, lay = setup()
+  local m, st, rows = pretrain(d .. "/a", opts(3, 0), exs, tok, sp, lay)
+  T.eq(st.epochs, 3); T.eq(st.steps, 6); T.eq(#rows, 6); T.eq(tonumber(rows[#rows].epoch), 3)
+  m:close()
+  T.rmtree(d)
+end)
+
+T.test("pretrain: --pretrain_until_loss stops after the first epoch at or below it", function()
+  local d, exs, tok, sp, lay = setup()
+  -- a threshold every epoch meets: one epoch
+  local m, st, rows = pretrain(d .. "/b", opts(5, 1e9), exs, tok, sp, lay)
+  T.eq(st.epochs, 1); T.eq(#rows, 2); T.eq(st.until_loss, 1e9)
+  m:close()
+  -- a threshold between epoch 1's and epoch 2's mean: two epochs (the same
+  -- model and data as run c below, so its per-epoch means are known)
+  local m3, st3, rows3 = pretrain(d .. "/c", opts(3, 0), exs, tok, sp, lay)
+  m3:close()
+  local mean = {}
+  for _, r in ipairs(rows3) do
+    local e = tonumber(r.epoch)
+    mean[e] = (mean[e] or 0) + tonumber(r.loss) / 2
+  end
+  T.ok(mean[2] < mean[1], "the loss falls on one repeated example")
+  local m4, st4, rows4 = pretrain(d .. "/e", opts(3, (mean[1] + mean[2]) / 2), exs, tok, sp, lay)
+  T.eq(st4.epochs, 2); T.eq(#rows4, 4)
+  T.near(st4.final_loss, mean[2], 1e-5)
+  m4:close()
+  -- a threshold never met: the cap, and the state says the loss stayed above it
+  local m5, st5 = pretrain(d .. "/f", opts(2, 1e-12), exs, tok, sp, lay)
+  T.eq(st5.epochs, 2); T.ok(st5.final_loss > 1e-12)
+  m5:close()
+  -- a finished directory is reused, whatever the options now say
+  local m6 = pretrain(d .. "/f", opts(9, 0), exs, tok, sp, lay)
+  T.eq(assert(coconut.json.read(d .. "/f/state.json")).epochs, 2)
+  m6:close()
+  T.raises(function() pretrain(d .. "/g", opts(2, -1), exs, tok, sp, lay) end, "pretrain_until_loss")
+  T.rmtree(d)
+end)
