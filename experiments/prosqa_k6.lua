@@ -63,7 +63,7 @@ local spec = O.spec{
   {"position_init", "string", "gpt2", "position embeddings of a from-scratch model: gpt2 (N(0, 0.02)) | sinusoid"},
   {"pretrain_epochs", "int", 0, "epochs of language-model pretraining on the questions' text before all methods (from-scratch models)"},
   {"pretrain_lr", "number", 0, "learning rate of the pretraining (0: --lr)"},
-  {"pretrain_task", "string", "repeat", "pretraining objective on question text: repeat (copy the question) | lm"},
+  {"pretrain_task", "string", "repeat", "pretraining objective on question text: repeat (copy the question) | recall (its edges or sentences again in a random order: content lookup) | lm"},
   {"pretrain_until_loss", "number", 0, "stop the pretraining after the first epoch whose mean loss is <= this (0: off; --pretrain_epochs is then the cap)"},
   -- optimisation
   {"lr", "number", 1e-4, "AdamW learning rate (constant)"},

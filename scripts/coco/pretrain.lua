@@ -13,6 +13,15 @@
 --   task "repeat": the question twice, loss on the second copy — every token of
 --                  the copy is predictable only by looking back (dense copying);
 --   task "lm":     next-token loss over the question.
+--   task "recall": the question, then its units (edges "s t |" in the symbolic
+--                  rendering, sentences ending in "." in the words one) again
+--                  in a fresh random order every epoch, loss on every token of
+--                  a unit but its first: the rest of a unit is found only by
+--                  looking its first token up in the question (content-based
+--                  induction), where "repeat" can also be solved by copying
+--                  from a fixed distance back. A source with several edges
+--                  leaves an irreducible loss on its targets, so
+--                  --pretrain_until_loss suits "repeat" better.
 -- All methods then start from the same pretrained weights.
 --
 -- Length: --pretrain_epochs epochs; with --pretrain_until_loss L > 0 that is a
@@ -23,6 +32,46 @@
 local P = require "coco.progress"
 
 local M = {}
+
+-- The tokens that split the question into units for the "recall" task: sep
+-- ends a unit ("|" after each edge in the symbolic rendering, "." after each
+-- sentence in the words one); stop (symbolic "Q", else nil) starts the question
+-- sentence, so the tokens between the last sep and it are the last unit.
+function M.unit_tokens(layout)
+  local symbolic = layout.style_name == "symbolic"
+  local word = symbolic and "|" or "."
+  local sep = layout.tok:id(word)
+  if not sep then
+    error(string.format("--pretrain_task recall: the tokenizer has no '%s' token to split the question into units", word), 0)
+  end
+  local stop = symbolic and layout.tok:id("Q") or nil
+  if symbolic and not stop then error("--pretrain_task recall: the tokenizer has no 'Q' token", 0) end
+  return sep, stop
+end
+
+-- A "recall" item: q, then q's units in the order rng draws, each ending in
+-- sep (the last, unterminated one gets it too); labels on every token of a
+-- copied unit except its first (-100 elsewhere). The question sentence (from
+-- stop, or after the last sep) is not copied.
+function M.recall_item(q, sep, stop, rng)
+  local units, cur = {}, {}
+  for _, t in ipairs(q) do
+    if t == stop then break end
+    cur[#cur + 1] = t
+    if t == sep then units[#units + 1] = cur; cur = {} end
+  end
+  if stop and #cur > 0 then cur[#cur + 1] = sep; units[#units + 1] = cur end
+  rng:shuffle(units)
+  local ids, labels = {}, {}
+  for j = 1, #q do ids[j] = q[j]; labels[j] = -100 end
+  for _, u in ipairs(units) do
+    for j, t in ipairs(u) do
+      ids[#ids + 1] = t
+      labels[#labels + 1] = j == 1 and -100 or t
+    end
+  end
+  return {input_ids = ids, labels = labels}
+end
 
 -- examples: training examples; layout: coco.layout; returns the model (trained in place)
 function M.run(ctx)
@@ -36,20 +85,34 @@ function M.run(ctx)
   local opt = coconut.optim.adamw(m, {lr = o.pretrain_lr > 0 and o.pretrain_lr or o.lr, weight_decay = o.weight_decay,
                                       betas = {o.beta1, o.beta2}})
   local metrics = assert(coconut.csv.open(dir .. "/metrics.csv", {"step", "epoch", "loss", "tokens_per_s"}))
-  local items = {}
-  for i, ex in ipairs(ctx.examples) do
-    local q = ctx.layout:pieces(ex).q
-    local ids, labels = {}, {}
-    if o.pretrain_task == "repeat" then
-      for j = 1, #q do ids[j] = q[j]; labels[j] = -100 end
-      for j = 1, #q do ids[#q + j] = q[j]; labels[#q + j] = q[j] end
-    elseif o.pretrain_task == "lm" then
-      for j = 1, #q do ids[j] = q[j]; labels[j] = q[j] end
-    else
-      error("--pretrain_task must be 'repeat' or 'lm', got '" .. tostring(o.pretrain_task) .. "'", 0)
-    end
-    items[i] = {input_ids = ids, labels = labels}
+  local task = o.pretrain_task
+  if task ~= "repeat" and task ~= "lm" and task ~= "recall" then
+    error("--pretrain_task must be 'repeat', 'recall' or 'lm', got '" .. tostring(task) .. "'", 0)
   end
+  local sep, stop
+  if task == "recall" then sep, stop = M.unit_tokens(ctx.layout) end
+  -- one epoch's training items ("recall" draws a fresh unit order per epoch)
+  local function build(epoch)
+    local items = {}
+    local rng = task == "recall" and coconut.rng(o.seed * 104729 + epoch) or nil
+    for i, ex in ipairs(ctx.examples) do
+      local q = ctx.layout:pieces(ex).q
+      if task == "recall" then
+        items[i] = M.recall_item(q, sep, stop, rng)
+      else
+        local ids, labels = {}, {}
+        if task == "repeat" then
+          for j = 1, #q do ids[j] = q[j]; labels[j] = -100 end
+          for j = 1, #q do ids[#q + j] = q[j]; labels[#q + j] = q[j] end
+        else
+          for j = 1, #q do ids[j] = q[j]; labels[j] = q[j] end
+        end
+        items[i] = {input_ids = ids, labels = labels}
+      end
+    end
+    return items
+  end
+  local items = build(1)
   local micro, step = o.micro_batch, 0
   local accum = math.max(1, o.batch_size // micro)
   m:train(true)
@@ -57,6 +120,7 @@ function M.run(ctx)
   if stop_at < 0 then error("--pretrain_until_loss must be >= 0, got " .. tostring(stop_at), 0) end
   local done_epochs, last_loss = 0, math.huge
   for epoch = 1, o.pretrain_epochs do
+    if task == "recall" and epoch > 1 then items = build(epoch) end
     coconut.rng(o.seed * 7919 + epoch):shuffle(items)
     local nsteps = math.ceil(#items / (micro * accum))
     local bar = P.new{total = nsteps, label = string.format("[pretrain] epoch %d/%d", epoch, o.pretrain_epochs),

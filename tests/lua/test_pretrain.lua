@@ -73,3 +73,73 @@ T.test("pretrain: --pretrain_until_loss stops after the first epoch at or below 
   T.raises(function() pretrain(d .. "/g", opts(2, -1), exs, tok, sp, lay) end, "pretrain_until_loss")
   T.rmtree(d)
 end)
+
+T.test("pretrain task recall: the question's units again in a drawn order, labels past each unit's first token", function()
+  local d, exs, tok, sp, lay = setup()
+  local q = lay:pieces(exs[1]).q
+  local bar, qid = PT.unit_tokens(lay)
+  T.eq(bar, tok:id("|")); T.eq(qid, tok:id("Q"))
+  -- the units as the definition has them: "s t |" for each of the 7 edges, in
+  -- the question's order (its last edge has no "|" before "Q": the copy adds it)
+  local function id(w) return assert(tok:id(w), w) end
+  -- from the question's text: "0 5 | 3 4 | ... | 1 7 Q 5 4 R 1"
+  local edges_text = exs[1].question:match("^(.-) Q ")
+  local units = {}
+  for edge in (edges_text .. " |"):gmatch("(.-) |%s*") do
+    local a, b = edge:match("^(%S+) (%S+)$")
+    units[#units + 1] = {id(a), id(b), bar}
+  end
+  T.eq(#units, 7)
+  -- the rendered question starts with those edges in that order
+  local at = 1
+  for k, u in ipairs(units) do
+    T.eq(q[at], u[1], "edge " .. k .. " source"); T.eq(q[at + 1], u[2], "edge " .. k .. " target")
+    at = at + 3
+  end
+  T.eq(q[at - 1], qid, "the question sentence follows the last edge")
+  local it = PT.recall_item(q, bar, qid, coconut.rng(5))
+  -- the same draw on a list of unit numbers gives the expected order
+  local order = {}
+  for i = 1, #units do order[i] = i end
+  coconut.rng(5):shuffle(order)
+  local want_ids, want_labels = {}, {}
+  for _, t in ipairs(q) do want_ids[#want_ids + 1] = t; want_labels[#want_labels + 1] = -100 end
+  for _, k in ipairs(order) do
+    for j, t in ipairs(units[k]) do
+      want_ids[#want_ids + 1] = t; want_labels[#want_labels + 1] = j == 1 and -100 or t
+    end
+  end
+  T.eq(#it.input_ids, #q + 3 * 7); T.eq(#it.labels, #it.input_ids)
+  for i = 1, #want_ids do
+    T.eq(it.input_ids[i], want_ids[i], "id " .. i); T.eq(it.labels[i], want_labels[i], "label " .. i)
+  end
+  local moved = false
+  for i = 1, #order do moved = moved or order[i] ~= i end
+  T.ok(moved, "the draw reorders the units")
+  -- the words rendering: sentences ending in ".", the question sentence ("?") not copied
+  local ds = coconut.plugin.load("dataset", "prosqa", {valid_file = d .. "/hand.json", generate = false, dir = d})
+  local wex = ds:load("valid")[1]
+  local wtok, wsp = E.tokenizer({tokenizer = "words", format = "words"}, {wex}, {})
+  local wlay = Layout.new(wtok, wsp, "words")
+  local dot, none = PT.unit_tokens(wlay)
+  T.eq(dot, wtok:id(".")); T.eq(none, nil)
+  local wq = wlay:pieces(wex).q
+  local wit = PT.recall_item(wq, dot, nil, coconut.rng(9))
+  local copied, starts, dots = 0, 0, 0
+  for i = #wq + 1, #wit.input_ids do
+    copied = copied + 1
+    if wit.labels[i] == -100 then starts = starts + 1 end
+    if wit.input_ids[i] == dot then dots = dots + 1 end
+  end
+  T.eq(dots, 7, "seven sentences copied"); T.eq(starts, 7, "each copy's first token unlabelled")
+  T.eq(copied, 3 * 6 + 4 * 5, "three 'Every X is a Y .' (6 tokens) and four 'N is a X .' (5)")
+  -- a run of the task trains and records its epochs
+  local o = opts(2, 0)
+  o.pretrain_task = "recall"
+  local m, st = pretrain(d .. "/r", o, exs, tok, sp, lay)
+  T.eq(st.epochs, 2)
+  m:close()
+  o.pretrain_task = "copy"
+  T.raises(function() pretrain(d .. "/x", o, exs, tok, sp, lay) end, "pretrain_task")
+  T.rmtree(d)
+end)
