@@ -20,9 +20,7 @@ local R = require "coco.run"
 local S = require "coco.seeds"
 
 -- Tom reaches rompus in 3 steps (test_layout_frontier.lua's graph).
-local HAND = [==[
-[{"question": "Sam is a lempus. Every yumpus is a rompus. Tom is a gorpus. Every wumpus is a yumpus. Tom is a wumpus. Every gorpus is a yumpus. Tom is a zumpus. Is Tom a lempus or rompus?", "answer": "Tom is a rompus.", "steps": ["Tom is a wumpus.", "Every wumpus is a yumpus.", "Every yumpus is a rompus."], "idx_to_symbol": ["Sam", "Tom", "wumpus", "yumpus", "rompus", "lempus", "gorpus", "zumpus"], "edges": [[1, 2], [1, 6], [2, 3], [6, 3], [3, 4], [0, 5], [1, 7]], "root": 1, "target": 4, "neg_target": 5}]
-]==]
+local HAND = require("hand_graph").JSON
 
 -- The example in a rendering, the run's tokenizer (with <|pause|> when asked
 -- for through `methods`), its special ids and a layout.

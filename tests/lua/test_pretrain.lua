@@ -7,9 +7,7 @@ local Layout = require "coco.layout"
 local E = require "coco.experiment"
 local PT = require "coco.pretrain"
 
-local HAND = [==[
-[{"question": "Sam is a lempus. Every yumpus is a rompus. Tom is a gorpus. Every wumpus is a yumpus. Tom is a wumpus. Every gorpus is a yumpus. Tom is a zumpus. Is Tom a lempus or rompus?", "answer": "Tom is a rompus.", "steps": ["Tom is a wumpus.", "Every wumpus is a yumpus.", "Every yumpus is a rompus."], "idx_to_symbol": ["Sam", "Tom", "wumpus", "yumpus", "rompus", "lempus", "gorpus", "zumpus"], "edges": [[1, 2], [1, 6], [2, 3], [6, 3], [3, 4], [0, 5], [1, 7]], "root": 1, "target": 4, "neg_target": 5}]
-]==]
+local HAND = require("hand_graph").JSON
 
 local function setup()
   local d = T.tmpdir("pretrain")

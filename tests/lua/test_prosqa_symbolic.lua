@@ -6,9 +6,7 @@ local T = require "tap"
 
 -- Tom (1) reaches rompus (4) over two shortest paths (through wumpus 2 or
 -- gorpus 6, then yumpus 3); Sam (0) is a lempus (5); a dead end Tom -> zumpus (7).
-local HAND = [==[
-[{"question": "Sam is a lempus. Every yumpus is a rompus. Tom is a gorpus. Every wumpus is a yumpus. Tom is a wumpus. Every gorpus is a yumpus. Tom is a zumpus. Is Tom a lempus or rompus?", "answer": "Tom is a rompus.", "steps": ["Tom is a wumpus.", "Every wumpus is a yumpus.", "Every yumpus is a rompus."], "idx_to_symbol": ["Sam", "Tom", "wumpus", "yumpus", "rompus", "lempus", "gorpus", "zumpus"], "edges": [[1, 2], [1, 6], [2, 3], [6, 3], [3, 4], [0, 5], [1, 7]], "root": 1, "target": 4, "neg_target": 5}]
-]==]
+local HAND = require("hand_graph").JSON
 
 local function write(path, text)
   local f = assert(io.open(path, "wb"))
