@@ -140,7 +140,7 @@ $(BUILD)/tests/plugins/%.so: tests/plugins/%.c $(PUB_HEADERS) Makefile | deps
 
 # ---------------------------------------------------------------- tests
 # COCO_BUILD_DIR tells tests where this build's plugins live (build/ or build/san/).
-$(BUILD)/tests/%: tests/c/%.c tests/c/testutil.h $(BUILD)/libcoconut.a
+$(BUILD)/tests/%: tests/c/%.c tests/c/testutil.h tests/c/testplugins.h $(BUILD)/libcoconut.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DCOCO_BUILD_DIR='"$(BUILD)"' -Itests/c $< -o $@ $(WHOLE) $(LIBS_ALL) -lcmocka
 

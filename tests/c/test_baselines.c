@@ -19,6 +19,7 @@
 #include "testutil.h"
 
 #include "coconut/pluginhost.h"
+#include "testplugins.h"
 
 #ifndef COCO_BUILD_DIR
 #define COCO_BUILD_DIR "build"
@@ -49,23 +50,8 @@ typedef struct cur {
     void *self;
 } cur;
 
-/* Options from "name=value" strings (NULL-terminated); create must succeed. */
-static coco_options *opts(const coco_loaded_plugin *p, const char *const *kv) {
-    coco_options *o = coco_options_new(p->desc.options, p->desc.name);
-    assert_non_null(o);
-    for (int i = 0; kv && kv[i]; i++) {
-        char name[128];
-        const char *eq = strchr(kv[i], '=');
-        assert_non_null(eq);
-        snprintf(name, sizeof name, "%.*s", (int)(eq - kv[i]), kv[i]);
-        if (coco_options_set(o, name, eq + 1) != 0) fail_msg("%s", coco_errmsg());
-    }
-    if (coco_options_finish(o) != 0) fail_msg("%s", coco_errmsg());
-    return o;
-}
-
 static cur cur_new(coco_loaded_plugin *p, const char *const *kv) {
-    cur c = {p, coco_plugin_curriculum(p), opts(p, kv), NULL};
+    cur c = {p, coco_plugin_curriculum(p), tu_plugin_options(p, kv), NULL};
     if (c.vt->create(c.o, &c.self) != 0) fail_msg("%s", coco_errmsg());
     return c;
 }
@@ -77,7 +63,7 @@ static void cur_free(cur *c) {
 
 /* create must fail with a message containing `msg`. */
 static void create_fails(coco_loaded_plugin *p, const char *kv, const char *msg) {
-    coco_options *o = opts(p, (const char *[]){kv, NULL});
+    coco_options *o = tu_plugin_options(p, (const char *[]){kv, NULL});
     void *self = NULL;
     assert_int_equal(coco_plugin_curriculum(p)->create(o, &self), -1);
     ASSERT_MSG(msg);

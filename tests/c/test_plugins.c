@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "coconut/pluginhost.h"
+#include "testplugins.h"
 
 #ifndef COCO_BUILD_DIR
 #define COCO_BUILD_DIR "build"
@@ -104,21 +105,6 @@ static int is_mapped(const char *path) {
     do { \
         if (!strstr(coco_errmsg(), substr)) fail_msg("message '%s' lacks '%s'", coco_errmsg(), substr); \
     } while (0)
-
-/* Options built from "name=value" pairs (NULL-terminated); fails the test on error. */
-static coco_options *opts_of(const coco_loaded_plugin *p, const char *const *kv) {
-    coco_options *o = coco_options_new(p->desc.options, p->desc.name);
-    assert_non_null(o);
-    for (int i = 0; kv && kv[i]; i++) {
-        char name[128];
-        const char *eq = strchr(kv[i], '=');
-        assert_non_null(eq);
-        snprintf(name, sizeof name, "%.*s", (int)(eq - kv[i]), kv[i]);
-        if (coco_options_set(o, name, eq + 1) != 0) fail_msg("%s", coco_errmsg());
-    }
-    if (coco_options_finish(o) != 0) fail_msg("%s", coco_errmsg());
-    return o;
-}
 
 /* ============================================================ options */
 
@@ -610,7 +596,7 @@ typedef struct cur_inst {
 } cur_inst;
 
 static cur_inst cur_new(coco_loaded_plugin *p, const char *const *kv) {
-    cur_inst c = {p, coco_plugin_curriculum(p), opts_of(p, kv), NULL};
+    cur_inst c = {p, coco_plugin_curriculum(p), tu_plugin_options(p, kv), NULL};
     if (c.vt->create(c.o, &c.self) != 0) fail_msg("%s", coco_errmsg());
     return c;
 }
@@ -750,7 +736,7 @@ static void test_curriculum_coconut(void **s) {
                                    {"epochs_per_stage=0", "epochs_per_stage = 0"},
                                    {"uniform_prob=1.5", "uniform_prob = 1.5"}};
     for (int k = 0; k < 4; k++) {
-        coco_options *o = opts_of(p, (const char *[]){bad[k][0], NULL});
+        coco_options *o = tu_plugin_options(p, (const char *[]){bad[k][0], NULL});
         void *self = NULL;
         assert_int_equal(coco_plugin_curriculum(p)->create(o, &self), -1);
         ASSERT_MSG(bad[k][1]);
@@ -792,7 +778,7 @@ static void test_curriculum_cot_nocot(void **s) {
 static void test_eot_fixed(void **s) {
     coco_loaded_plugin *p = load_ok(bplugin("eot", "fixed"));
     const coco_eot_vt *vt = coco_plugin_eot(p);
-    coco_options *o = opts_of(p, (const char *[]){"k=3", NULL});
+    coco_options *o = tu_plugin_options(p, (const char *[]){"k=3", NULL});
     void *self;
     assert_int_equal(vt->create(o, &self), 0);
     assert_int_equal(vt->max_thoughts(self), 3);
@@ -806,7 +792,7 @@ static void test_eot_fixed(void **s) {
     coco_options_free(o);
 
     /* k = -1: follow the plan, bounded by max. */
-    o = opts_of(p, NULL);
+    o = tu_plugin_options(p, NULL);
     assert_int_equal(vt->create(o, &self), 0);
     assert_int_equal(vt->max_thoughts(self), 16);
     int nt2[3] = {2, 0, 1}, pl2[3] = {2, 0, 4};
@@ -821,12 +807,12 @@ static void test_eot_fixed(void **s) {
     vt->destroy(self);
     coco_options_free(o);
 
-    o = opts_of(p, (const char *[]){"max=4", NULL});
+    o = tu_plugin_options(p, (const char *[]){"max=4", NULL});
     assert_int_equal(vt->create(o, &self), 0);
     assert_int_equal(vt->max_thoughts(self), 4);
     vt->destroy(self);
     coco_options_free(o);
-    o = opts_of(p, (const char *[]){"k=-2", NULL});
+    o = tu_plugin_options(p, (const char *[]){"k=-2", NULL});
     assert_int_equal(vt->create(o, &self), -1);
     ASSERT_MSG("k = -2 is outside");
     coco_options_free(o);
@@ -862,7 +848,7 @@ static void test_dataset_prosqa(void **s) {
     char dir[600], opt_dir[700], path[800];
     snprintf(dir, sizeof dir, "%s/pq", g_tmp);
     snprintf(opt_dir, sizeof opt_dir, "dir=%s", dir);
-    coco_options *o = opts_of(p, (const char *[]){opt_dir, "n_train=12", "n_valid=4", "n_test=6", "seed=3", NULL});
+    coco_options *o = tu_plugin_options(p, (const char *[]){opt_dir, "n_train=12", "n_valid=4", "n_test=6", "seed=3", NULL});
     void *self;
     assert_int_equal(vt->create(o, &self), 0);
 
@@ -936,7 +922,7 @@ static void test_dataset_prosqa(void **s) {
     mkdir(dir2, 0777);
     snprintf(cmd, sizeof cmd, "cp '%s/valid.json' '%s/prosqa_valid.json'", dir, dir2);
     assert_int_equal(system(cmd), 0);
-    o = opts_of(p, (const char *[]){opt_dir2, "generate=false", NULL});
+    o = tu_plugin_options(p, (const char *[]){opt_dir2, "generate=false", NULL});
     assert_int_equal(vt->create(o, &self), 0);
     c = (collected){0, 0, json_array()};
     assert_int_equal(vt->load(self, "valid", &sink), 0);
@@ -953,7 +939,7 @@ static void test_dataset_prosqa(void **s) {
 
     char opt_file[800];
     snprintf(opt_file, sizeof opt_file, "test_file=%s/train.json", dir);
-    o = opts_of(p, (const char *[]){opt_dir2, opt_file, NULL});
+    o = tu_plugin_options(p, (const char *[]){opt_dir2, opt_file, NULL});
     assert_int_equal(vt->create(o, &self), 0);
     c = (collected){0, 0, json_array()};
     assert_int_equal(vt->load(self, "test", &sink), 0);
@@ -961,13 +947,13 @@ static void test_dataset_prosqa(void **s) {
     json_decref(c.items);
     vt->destroy(self);
     coco_options_free(o);
-    o = opts_of(p, (const char *[]){"test_file=/nonexistent/t.json", NULL});
+    o = tu_plugin_options(p, (const char *[]){"test_file=/nonexistent/t.json", NULL});
     assert_int_equal(vt->create(o, &self), 0);
     assert_int_equal(vt->load(self, "test", &sink), -1);
     ASSERT_MSG("test_file '/nonexistent/t.json' does not exist");
     vt->destroy(self);
     coco_options_free(o);
-    o = opts_of(p, (const char *[]){"n_valid=-1", NULL});
+    o = tu_plugin_options(p, (const char *[]){"n_valid=-1", NULL});
     assert_int_equal(vt->create(o, &self), -1);
     ASSERT_MSG("option 'n_valid' = -1");
     coco_options_free(o);
@@ -980,7 +966,7 @@ static void check_template_probe(coco_loaded_plugin *p) {
     assert_int_equal(p->desc.kind, COCO_KIND_PROBE);
     assert_string_equal(p->desc.name, "template");
     const coco_probe_vt *vt = coco_plugin_probe(p);
-    coco_options *o = opts_of(p, (const char *[]){"precision=4", NULL});
+    coco_options *o = tu_plugin_options(p, (const char *[]){"precision=4", NULL});
     void *self;
     assert_int_equal(vt->create(o, &self), 0);
     assert_int_equal(vt->wants(self), COCO_PROBE_THOUGHTS | COCO_PROBE_LOGITS);
@@ -1020,7 +1006,7 @@ static void check_template_probe(coco_loaded_plugin *p) {
     assert_string_equal(r.cell[2][11], "0.75");
     vt->destroy(self);
     coco_options_free(o);
-    o = opts_of(p, (const char *[]){"precision=0", NULL});
+    o = tu_plugin_options(p, (const char *[]){"precision=0", NULL});
     assert_int_equal(vt->create(o, &self), -1);
     ASSERT_MSG("precision = 0 is outside 1..17");
     coco_options_free(o);
@@ -1039,7 +1025,7 @@ static void test_templates(void **s) {
     snprintf(path, sizeof path, "%s/tests/plugins/templates/dataset.so", COCO_BUILD_DIR);
     coco_loaded_plugin *p = load_ok(path);
     const coco_dataset_vt *dv = coco_plugin_dataset(p);
-    coco_options *o = opts_of(p, (const char *[]){"n=5", "terms=4", NULL});
+    coco_options *o = tu_plugin_options(p, (const char *[]){"n=5", "terms=4", NULL});
     void *self;
     assert_int_equal(dv->create(o, &self), 0);
     collected c = {0, 0, json_array()};
@@ -1072,7 +1058,7 @@ static void test_templates(void **s) {
     snprintf(path, sizeof path, "%s/tests/plugins/templates/eot.so", COCO_BUILD_DIR);
     p = load_ok(path);
     const coco_eot_vt *ev = coco_plugin_eot(p);
-    o = opts_of(p, (const char *[]){"threshold=1", "min=1", "max=3", NULL});
+    o = tu_plugin_options(p, (const char *[]){"threshold=1", "min=1", "max=3", NULL});
     assert_int_equal(ev->create(o, &self), 0);
     int rows_[3] = {0, 1, 2}, nt[3] = {0, 1, 3};
     float hidden[6] = {0.1f, 0.1f, 0.1f, 0.1f, 5, 5};

@@ -10,19 +10,11 @@ local R = require "coco.run"
 
 -- Tom (1) reaches rompus (4) over two shortest paths (through wumpus 2 or
 -- gorpus 6, then yumpus 3); Sam (0) is a lempus (5); a dead end Tom -> zumpus (7).
-local HAND = require("hand_graph").JSON
 
 local function setup()
-  local d = T.tmpdir("layfr")
-  local f = assert(io.open(d .. "/hand.json", "wb"))
-  f:write(HAND)
-  f:close()
-  local ds = coconut.plugin.load("dataset", "prosqa", {valid_file = d .. "/hand.json", generate = false, dir = d,
-                                                       format = "symbolic"})
-  local ex = ds:load("valid")[1]
+  local ex = require("hand_graph").load(T, "symbolic")
   local tok = assert(coconut.tokenizer.words(E.layout_texts({ex}, "symbolic"), {specials = E.SPECIALS, unk = true}))
   local sp = {start = tok:id(E.SPECIALS[1]), end_ = tok:id(E.SPECIALS[2]), latent = tok:id(E.SPECIALS[3]), eos = tok:eos()}
-  T.rmtree(d)
   return ex, tok, sp, Layout.new(tok, sp, "symbolic")
 end
 

@@ -7,16 +7,10 @@ local Layout = require "coco.layout"
 local E = require "coco.experiment"
 local PT = require "coco.pretrain"
 
-local HAND = require("hand_graph").JSON
 
 local function setup()
   local d = T.tmpdir("pretrain")
-  local f = assert(io.open(d .. "/hand.json", "wb"))
-  f:write(HAND)
-  f:close()
-  local ds = coconut.plugin.load("dataset", "prosqa", {valid_file = d .. "/hand.json", generate = false, dir = d,
-                                                       format = "symbolic"})
-  local ex = ds:load("valid")[1]
+  local ex = require("hand_graph").load(T, "symbolic")
   local tok, sp = E.tokenizer({tokenizer = "words", format = "symbolic"}, {ex}, {})
   return d, {ex, ex, ex, ex}, tok, sp, Layout.new(tok, sp, "symbolic")
 end
@@ -115,8 +109,7 @@ T.test("pretrain task recall: the question's units again in a drawn order, label
   for i = 1, #order do moved = moved or order[i] ~= i end
   T.ok(moved, "the draw reorders the units")
   -- the words rendering: sentences ending in ".", the question sentence ("?") not copied
-  local ds = coconut.plugin.load("dataset", "prosqa", {valid_file = d .. "/hand.json", generate = false, dir = d})
-  local wex = ds:load("valid")[1]
+  local wex = require("hand_graph").load(T, "words")
   local wtok, wsp = E.tokenizer({tokenizer = "words", format = "words"}, {wex}, {})
   local wlay = Layout.new(wtok, wsp, "words")
   local dot, none = PT.unit_tokens(wlay)
