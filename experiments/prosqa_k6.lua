@@ -17,93 +17,23 @@
 --          from scratch and a scaled-down schedule.
 --   quick  a couple of minutes, for tests.
 local E = require "coco.experiment"
-local O = require "coco.options"
 
-local spec = O.spec{
-  -- what to run
+-- ProsQA's own options; every other option (run control, model, optimisation,
+-- curriculum, evaluation, baselines) is the shared list of coco.experiment.
+-- The generator options only shape a fresh --data directory: existing files
+-- there are loaded as they are.
+local spec = E.spec{
   {"preset", "string", "small", "paper | small | quick"},
-  {"method", "string", "all", "cot | nocot | icot | pause | coconut | coconut_nocur | coconut_nothought | coconut_pausethought | all (the eight, in the paper's Table 1 order) | comma-separated list"},
-  {"run", "string", "", "run name (default: the preset); results go to <results>/prosqa_k6/<run>/"},
-  {"results", "string", "results", "results root"},
-  {"resume", "bool", false, "continue an interrupted run from its last checkpoints"},
-  {"overwrite", "bool", false, "replace a finished run of the same name"},
-  {"seed", "int", 0, "seed of model initialisation, data order and dropout"},
-  {"threads", "int", 0, "BLIS/OpenMP threads (0: COCONUT_THREADS or all CPUs)"},
-  -- data
   {"data", "string", "datasets/prosqa", "ProsQA directory; generated there when files are missing"},
-  {"train_file", "string", "", "explicit train JSON (e.g. the official prosqa_train.json)"},
-  {"valid_file", "string", "", "explicit valid JSON"},
-  {"test_file", "string", "", "explicit test JSON"},
   {"data_seed", "int", 20241209, "seed of the ProsQA generator"},
   {"graph_nodes", "int", 28, "generator: nodes per graph (28 = the official distribution; fewer = shorter questions)"},
   {"graph_min_hops", "int", 3, "generator: shortest root-to-target distance at least this (official: 3)"},
-  -- generator options only shape a fresh --data directory: existing files there are loaded as they are
   {"graph_max_hops", "int", 6, "generator: shortest root-to-target distance at most this (official: 6)"},
   {"graph_min_nodes", "int", 0, "generator filter: fewest nodes per graph after pruning (0: no bound)"},
   {"graph_max_nodes", "int", 0, "generator filter: most nodes per graph after pruning (0: no bound)"},
   {"format", "string", "words", "rendering: words (the official sentences) | symbolic (one token per node, 's t | ... Q a b R root')"},
   {"node_ids", "string", "creation", "symbolic node ids: creation (generator order, a depth cue) | shuffle (one relabelling per graph) | permute (a fresh relabelling per example and epoch)"},
   {"edge_order", "string", "question", "edge order in the question: question (the file's fact order) | file (edges array) | shuffle (reshuffled every epoch)"},
-  {"n_train", "int", 0, "use the first n training examples (0: all)"},
-  {"n_valid", "int", 0, "use the first n validation examples (0: all)"},
-  {"n_test", "int", 0, "use the first n test examples (0: all)"},
-  {"extra_eval", "string", "", "extra JSON files scored with the best checkpoint: name=path,... (e.g. official=../shared/data/prosqa/valid.json)"},
-  -- tokenizer and model
-  {"tokenizer", "string", "words", "words (built from the training text) | gpt2"},
-  {"gpt2_vocab", "string", "", "GPT-2 vocab.json / encoder.json (tokenizer gpt2)"},
-  {"gpt2_merges", "string", "", "GPT-2 merges.txt / vocab.bpe (tokenizer gpt2)"},
-  {"model", "string", "small", "GPT-2 preset trained from scratch: tiny | small | mini | gpt2"},
-  {"n_layer", "int", 0, "layers of a from-scratch model (0: the --model preset's)"},
-  {"n_embd", "int", 0, "width of a from-scratch model (0: the --model preset's)"},
-  {"n_head", "int", 0, "attention heads of a from-scratch model (0: the --model preset's)"},
-  {"model_path", "string", "", "HF GPT-2 model.safetensors (config.json beside it); overrides --model"},
-  {"init_token", "string", "<<", "existing token whose embedding initialises the new special tokens"},
-  {"n_positions", "int", 512, "context length of a model trained from scratch"},
-  {"dropout", "number", 0.1, "dropout (HF GPT-2 default 0.1) during training"},
-  {"position_init", "string", "gpt2", "position embeddings of a from-scratch model: gpt2 (N(0, 0.02)) | sinusoid"},
-  {"pretrain_epochs", "int", 0, "epochs of language-model pretraining on the questions' text before all methods (from-scratch models)"},
-  {"pretrain_lr", "number", 0, "learning rate of the pretraining (0: --lr)"},
-  {"pretrain_task", "string", "repeat", "pretraining objective on question text: repeat (copy the question) | recall (its edges or sentences again in a random order: content lookup) | lm"},
-  {"pretrain_until_loss", "number", 0, "stop the pretraining after the first epoch whose mean loss is <= this (0: off; --pretrain_epochs is then the cap)"},
-  -- optimisation
-  {"lr", "number", 1e-4, "AdamW learning rate (constant)"},
-  {"weight_decay", "number", 0.01, "AdamW decoupled weight decay, on all parameters"},
-  {"beta1", "number", 0.9, "AdamW beta1"},
-  {"beta2", "number", 0.999, "AdamW beta2"},
-  {"clip", "number", 0, "gradient-norm clipping (0: off, as the official code)"},
-  {"warmup_steps", "int", 0, "linear learning-rate warm-up over this many optimizer steps (0: constant, as the official code)"},
-  {"batch_size", "int", 128, "global batch: examples per optimizer step"},
-  {"micro_batch", "int", 32, "examples per forward/backward (gradients accumulate up to batch_size)"},
-  -- curriculum (Coconut)
-  {"c_thought", "int", 1, "continuous thoughts per replaced step (c)"},
-  {"max_latent_stage", "int", 6, "stages that replace steps (k)"},
-  {"epochs_per_stage", "int", 5, "epochs per stage"},
-  {"epochs", "int", 50, "total epochs of the Coconut run (the last stage gets what remains)"},
-  {"baseline_epochs", "int", 0, "epochs of the CoT and No-CoT runs (0: same as --epochs)"},
-  {"pad_latent_to_max", "bool", true, "use max_latent_stage thoughts for short chains too (ProsQA config)"},
-  {"uniform_prob", "number", 0.0, "probability of training an example at a random stage"},
-  {"reset_optimizer", "bool", true, "reset AdamW at each stage switch"},
-  {"coconut_markers", "bool", true, "Coconut thoughts between <|start-latent|> and <|end-latent|> (official); false: right after the question (Reasoning-by-Superposition layout)"},
-  {"coconut_loss", "string", "official", "Coconut loss: official (kept steps + answer) | frontier (one random shortest-path frontier node after s thoughts) | bfs (-log P(BFS frontier set))"},
-  {"reset_every_epoch", "bool", false, "reset AdamW at every epoch instead (what the official run.py does with reset_optimizer)"},
-  {"max_epochs", "int", 0, "stop after this many epochs (0: the full schedule)"},
-  {"coconut_from_cot", "bool", false, "start Coconut from the CoT model and train stages 1.. (the official GSM8k recipe)"},
-  -- evaluation
-  {"eot", "string", "fixed", "<eot> policy plugin"},
-  {"eval_batch", "int", 64, "prompts generated together"},
-  {"max_new_tokens", "int", 128, "greedy tokens after the thoughts"},
-  {"eval_fixed_thoughts", "int", 0, "also score test (and extra sets) with this many thoughts for every example (0: off); the main numbers use the curriculum's plan"},
-  {"stage_probe", "bool", false, "log stage-matched accuracy: is the token after s thoughts in the shortest-path frontier at depth s+1 (Coconut, frontier data)"},
-  {"probes", "string", "", "probe plugins run during evaluation, comma-separated"},
-  {"pause_tokens", "int", 0, "add a <|pause|> token to the tokenizer (pause curricula)"},
-  -- baselines of the paper's Table 1 (issue 13)
-  {"pause_count", "int", 0, "<pause> tokens of the pause method (0: Coconut's final-stage thoughts, max_latent_stage x c_thought)"},
-  {"icot_epochs", "int", 0, "epochs of the icot method (0: --epochs)"},
-  {"icot_remove_per_epoch", "int", 8, "icot: chain tokens removed per epoch (iCoT reference: 8)"},
-  {"icot_smoothing_lambda", "number", 4, "icot: removal smoothing lambda, P(extra offset o) ~ exp(-lambda o) (reference: 4; 0: off)"},
-  {"icot_remove_all_beyond", "int", 39, "icot: remove the whole chain once this many tokens are scheduled (reference: 39; 0: never)"},
-  {"icot_pretrain_epochs", "int", 0, "icot: epochs on the full chain before removal starts"},
-  {"icot_reset_optimizer", "bool", true, "icot: reset AdamW whenever the removed token count changes"},
 }
 
 local presets = {
