@@ -5,6 +5,7 @@
 #   make sanitize   C tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      benchmarks (GEMM, ...), ratios against reference runs
 #   make run        the default experiment: build/coconut run experiments/prosqa_k6.lua $(ARGS)
+#   make figures    RUN=<results dir>: the paper's figures and Table 1 from its CSVs (experiments/figures/paper.lua)
 #   make install    PREFIX=/usr/local (DESTDIR respected): the program, libcoconut, headers,
 #                   coconut.pc, plugins, scripts and the plugin templates
 #   make plugins    the built-in plugins: plugins/<kind>/<name>.c -> build/plugins/<kind>/<name>.so
@@ -62,7 +63,7 @@ PLUGIN_LIBS   = $(shell pkg-config --libs jansson 2>/dev/null) -lm $(LIBS_EXTRA)
 WHOLE    = -Wl,--whole-archive $(BUILD)/libcoconut.a -Wl,--no-whole-archive -Wl,--export-dynamic
 
 PHONY_EXTRA := bench-deps
-.PHONY: all deps bench-deps test ctest sanitize san-run bench install uninstall clean run plugins test-plugins
+.PHONY: all deps bench-deps test ctest sanitize san-run bench install uninstall clean run plugins test-plugins figures
 all: deps $(BUILD)/libcoconut.a $(BUILD)/libcoconut.so $(BUILD)/coconut $(PLUGINS)
 
 plugins: $(PLUGINS)
@@ -72,6 +73,12 @@ test-plugins: $(TEST_PLUGINS)
 # Extra options: make run ARGS="--preset quick".
 run: all
 	$(BUILD)/coconut run experiments/prosqa_k6.lua $(ARGS)
+
+# The paper's figures (Fig 3, 5, 7-9) and Table 1, re-drawn from the CSV files of
+# a run, an experiment or the whole results tree: make figures RUN=results/prosqa_analysis/cpu
+figures: all
+	@if [ -z "$(RUN)" ]; then echo "usage: make figures RUN=<results directory>" >&2; exit 2; fi
+	$(BUILD)/coconut run experiments/figures/paper.lua $(RUN)
 
 # Installs the Debian packages in $(1) that are missing. Debian's libblis4
 # registers BLIS as the system libblas.so.3 with priority 80, which would take
@@ -140,15 +147,17 @@ $(BUILD)/tests/plugins/%.so: tests/plugins/%.c $(PUB_HEADERS) Makefile | deps
 
 # ---------------------------------------------------------------- tests
 # COCO_BUILD_DIR tells tests where this build's plugins live (build/ or build/san/).
+# C tests that #include a plugin's source to test it directly rebuild with it
+$(foreach t,$(CTEST_SRC),$(eval $(t:tests/c/%.c=$(BUILD)/tests/%): $(shell sed -n 's|^#include "\.\./\.\./\(plugins/[^"]*\.c\)"|\1|p' $(t))))
 $(BUILD)/tests/%: tests/c/%.c tests/c/testutil.h tests/c/testplugins.h $(BUILD)/libcoconut.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DCOCO_BUILD_DIR='"$(BUILD)"' -Itests/c $< -o $@ $(WHOLE) $(LIBS_ALL) -lcmocka
 
 ctest: all $(CTESTS) $(TEST_PLUGINS)
-	@sh tests/run_tests.sh c $(CTESTS)
+	@COCONUT_BIN=$(BUILD)/coconut sh tests/run_tests.sh c $(CTESTS)
 
 test: all $(CTESTS) $(TEST_PLUGINS)
-	@sh tests/run_tests.sh all $(CTESTS)
+	@COCONUT_BIN=$(BUILD)/coconut sh tests/run_tests.sh all $(CTESTS)
 
 # Sanitizer build: separate object tree, same tests.
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -35,8 +35,12 @@ for bin in "$@"; do
   count_tap "$name" "$tmp/out" "$rc"
 done
 
-if [ "$mode" = all ] && [ -x build/coconut ] && [ -f tests/lua/all.lua ]; then
-  build/coconut run tests/lua/all.lua >"$tmp/out" 2>&1; rc=$?
+# the Lua suite runs on the binary of the build under test (make passes
+# COCONUT_BIN=$(BUILD)/coconut); its end-to-end tests read the same variable
+COCONUT_BIN=${COCONUT_BIN:-build/coconut}
+export COCONUT_BIN
+if [ "$mode" = all ] && [ -x "$COCONUT_BIN" ] && [ -f tests/lua/all.lua ]; then
+  "$COCONUT_BIN" run tests/lua/all.lua >"$tmp/out" 2>&1; rc=$?
   count_tap "lua" "$tmp/out" "$rc"
 fi
 

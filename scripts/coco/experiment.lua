@@ -9,6 +9,8 @@
 -- the coconut plugin with one option changed (coconut_nocur: curriculum=false,
 -- coconut_nothought: thoughts=none, coconut_pausethought: thoughts=pause).
 -- Any other name loads the curriculum plugin of that name with its defaults.
+-- An experiment may add variants, its own method names for a base method with
+-- curriculum options changed (cfg.variants, e.g. coconut_c2; E.curriculum).
 -- All methods of one invocation share the
 -- data, the tokenizer and the model initialisation (same seed), so their
 -- numbers are comparable. Results go to <results>/<name>/<run>/<method>/ and a
@@ -186,7 +188,34 @@ E.METHODS = {
   end,
 }
 
-function E.curriculum(o, method)
+-- Method variants: an experiment may add methods of its own, each a base
+-- method with some curriculum options changed, e.g. Coconut at c = 1 and c = 2
+-- in one run:
+--   E.main{..., variants = {coconut_c2 = {method = "coconut", options = {c_thought = 2}}}}
+-- `options` is a table or function(o) returning one; it is applied over the
+-- base method's options. Everything else the driver decides by method name
+-- (the <|pause|> token, --coconut_from_cot) follows the base method.
+function E.base_method(method, variants)
+  local v = variants and variants[method]
+  return v and v.method or method
+end
+
+local function variant_options(v, o)
+  if type(v.options) == "function" then return v.options(o) or {} end
+  return v.options or {}
+end
+
+-- variants (optional): the experiment's cfg.variants.
+function E.curriculum(o, method, variants)
+  local v = variants and variants[method]
+  if v then
+    assert(type(v.method) == "string" and not (variants[v.method]), "variant '" .. method .. "' needs a base method name")
+    local build = E.METHODS[v.method]
+    local name, options = v.method, {}
+    if build then name, options = build(o) end
+    for k, x in pairs(variant_options(v, o)) do options[k] = x end
+    return coconut.plugin.load("curriculum", name, options)
+  end
   local build = E.METHODS[method]
   if build then
     local name, options = build(o)
@@ -295,6 +324,8 @@ E.COMMON_OPTIONS = {
   {"eval_fixed_thoughts", "int", 0, "also score test (and extra sets) with this many thoughts for every example (0: off); the main numbers use the curriculum's plan"},
   {"stage_probe", "bool", false, "log stage-matched accuracy: is the token after s thoughts in the shortest-path frontier at depth s+1 (Coconut, frontier data)"},
   {"probes", "string", "", "probe plugins run during evaluation, comma-separated"},
+  {"analysis_k", "string", "", "after training, score test with the best checkpoint once per thought count in this list (e.g. 0,1,2,3,4,5,6), <|end-latent|> forced after k thoughts: <method>/analysis_k.csv and analysis/ (methods without thoughts: one reference pass)"},
+  {"analysis_probes", "string", "", "probe plugins run only in the --analysis_k sweep (besides --probes), comma-separated (e.g. paths,frontier,parallelism,height,decode)"},
   {"pause_tokens", "int", 0, "add a <|pause|> token to the tokenizer (pause curricula)"},
   -- baselines of the paper's Table 1 (issue 13)
   {"pause_count", "int", 0, "<pause> tokens of the pause method (0: Coconut's final-stage thoughts, max_latent_stage x c_thought)"},
@@ -329,14 +360,17 @@ function E.spec(own)
   return O.spec(entries)
 end
 
--- The single-seed path: every method with o.seed, results in root.
-function E.run_one(o, cfg, root)
+-- The single-seed path: every method with o.seed, results in root. The data
+-- are loaded first; then on_data() (optional; coco.seeds creates its root
+-- there), then root is created: bad data leave nothing written.
+function E.run_one(o, cfg, root, on_data)
   local t_all = coconut.time()
   if coconut.fs.exists(root .. "/results.csv") and not o.resume and not o.overwrite then
     error(string.format("%s already holds a finished run; pass --resume to continue it, --overwrite to replace it, or --run NAME", root), 0)
   end
-  assert(coconut.fs.mkdir(root))
   local methods = o.method == "all" and split_list(cfg.all_methods or "coconut,cot,nocot") or split_list(o.method)
+  local base = {} -- method -> its base method (itself unless a variant)
+  for _, m in ipairs(methods) do base[m] = E.base_method(m, cfg.variants) end
   if o.coconut_from_cot then
     -- the official GSM8k recipe: Coconut starts from the CoT model (its stage 0)
     -- and trains stages 1.. only, so CoT runs first
@@ -347,20 +381,24 @@ function E.run_one(o, cfg, root)
     for _, m in ipairs(methods) do if m ~= "cot" then ordered[#ordered + 1] = m end end
     methods = ordered
   end
-  assert(coconut.json.write(root .. "/config.json", O.resolved(cfg.spec, o)))
-  local info = coconut.info()
-  P.log("[%s] coconut %s, %s, BLIS %s (%s), %d threads; results in %s", cfg.name, info.version, info.lua, info.blis,
-    info.blis_arch, info.threads, root)
-
-  -- data
+  -- data, loaded before anything is written: bad or missing data stops the
+  -- run with the loader's message (file, line) and no run directory
   local dopts = {dir = o.data, train_file = o.train_file, valid_file = o.valid_file, test_file = o.test_file,
                  generate = true, seed = o.data_seed}
   for k, v in pairs(cfg.dataset_options and cfg.dataset_options(o) or {}) do dopts[k] = v end
   local ropts = cfg.render_options and cfg.render_options(o) or {}
   for k, v in pairs(ropts) do dopts[k] = v end
   local ds = coconut.plugin.load("dataset", cfg.dataset, dopts)
-  local data = {train = take(ds:load("train"), o.n_train), valid = take(ds:load("valid"), o.n_valid),
-                test = take(ds:load("test"), o.n_test), extra = {}}
+  local function load(split)
+    local ok, list = pcall(ds.load, ds, split)
+    if not ok then
+      error(string.format("%s: the %s split cannot be loaded: %s (the data come from --data %s, or --%s_file)", cfg.name, split,
+        tostring(list):gsub("^[^\n]-%.lua:%d+: ", ""), o.data, split), 0)
+    end
+    return list
+  end
+  local data = {train = take(load("train"), o.n_train), valid = take(load("valid"), o.n_valid),
+                test = take(load("test"), o.n_test), extra = {}}
   for split, list in pairs(data) do if split ~= "extra" then check_dataset(list, split) end end
   -- Renderings that change every epoch (fresh node ids, reshuffled edges): the
   -- training loop asks for epoch e's training set; valid and test stay at epoch 0.
@@ -384,8 +422,16 @@ function E.run_one(o, cfg, root)
       data.extra[name] = x:load("valid")
     end
   end
+  if on_data then on_data() end
+  assert(coconut.fs.mkdir(root))
+  assert(coconut.json.write(root .. "/config.json", O.resolved(cfg.spec, o)))
+  local info = coconut.info()
+  P.log("[%s] coconut %s, %s, BLIS %s (%s), %d threads; results in %s", cfg.name, info.version, info.lua, info.blis,
+    info.blis_arch, info.threads, root)
   P.log("[%s] data: %d train, %d valid, %d test examples", cfg.name, #data.train, #data.valid, #data.test)
-  local tok, special = E.tokenizer(o, data.train, methods)
+  local base_list = {}
+  for i, m in ipairs(methods) do base_list[i] = base[m] end
+  local tok, special = E.tokenizer(o, data.train, base_list)
   if o.tokenizer == "words" then assert(tok:save(root .. "/tokenizer.json")) end
   P.log("[%s] tokenizer: %s, %d tokens", cfg.name, tok:kind(), tok:size())
 
@@ -403,25 +449,33 @@ function E.run_one(o, cfg, root)
     local t0 = coconut.time()
     local first_stage = 0
     local from = init_path
-    if method == "coconut" and o.coconut_from_cot then
+    if base[method] == "coconut" and o.coconut_from_cot then
       from, first_stage = root .. "/cot/checkpoints/best/model.safetensors", 1
       P.log("[%s] starting from the CoT model (%s), stages 1..", method, from)
     end
     local model = E.model(o, tok, from, E.base_vocab(tok, special))
-    if E.USES_PAUSE[method] or (o.pause_tokens and o.pause_tokens > 0) then E.with_pause(o, model, tok, special) end
+    if E.USES_PAUSE[base[method]] or (o.pause_tokens and o.pause_tokens > 0) then E.with_pause(o, model, tok, special) end
     if method == methods[1] then P.log("[%s] model: %s", cfg.name, tostring(model)) end
     local probes = {}
     for _, name in ipairs(split_list(o.probes)) do
       probes[#probes + 1] = {name = name, plugin = coconut.plugin.load("probe", name, {})}
     end
-    local cur = E.curriculum(o, method)
+    local analysis_probes = {}
+    for _, name in ipairs(split_list(o.analysis_probes or "")) do
+      analysis_probes[#analysis_probes + 1] = {name = name, plugin = coconut.plugin.load("probe", name, {})}
+    end
+    local cur = E.curriculum(o, method, cfg.variants)
     assert(coconut.fs.mkdir(dir))
     local mo = {}
     for k, v in pairs(o) do mo[k] = v end
     mo.method = method
-    assert(coconut.json.write(dir .. "/config.json", O.resolved(cfg.spec, mo)))
+    local mconf = O.resolved(cfg.spec, mo)
+    local v = cfg.variants and cfg.variants[method]
+    -- a variant's config names its base method and the curriculum options it changes
+    if v then mconf.variant = {method = v.method, options = variant_options(v, o)} end
+    assert(coconut.json.write(dir .. "/config.json", mconf))
     local r = R.run{dir = dir, opts = o, model = model, tok = tok, special = special, style = E.style(o), data = data, curriculum = cur,
-                    eot = eot, probes = probes, method = method, first_stage = first_stage}
+                    eot = eot, probes = probes, analysis_probes = analysis_probes, method = method, first_stage = first_stage}
     r.method = method
     -- training + scoring time of the method, accumulated over --resume runs
     -- (the time of this invocation alone would hide a resumed run's history)

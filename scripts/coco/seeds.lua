@@ -227,7 +227,8 @@ function S.table_md(cols, rows, title)
 end
 
 -- The multi-seed run: opts o (parsed), root <results>/<name>/<run>, run (the
--- run's name), seeds (S.parse), run_one(o, cfg, root) the single-seed path.
+-- run's name), seeds (S.parse), run_one(o, cfg, root, on_data) the single-seed
+-- path, which calls on_data() after loading its data, before it writes anything.
 -- Returns the aggregate's cols, rows.
 function S.run(a)
   local cfg, o, root, seeds = a.cfg, a.opts, a.root, a.seeds
@@ -236,8 +237,15 @@ function S.run(a)
     error(string.format("%s already holds a finished run; pass --resume to continue it, --overwrite to replace it, or --run NAME",
       root), 0)
   end
-  assert(coconut.fs.mkdir(root))
-  assert(coconut.json.write(root .. "/config.json", O.resolved(cfg.spec, o)))
+  -- root and its config.json are written once the first seed's data have
+  -- loaded (run_one calls back), so bad data leave no run directory behind
+  local started = false
+  local function start()
+    if started then return end
+    started = true
+    assert(coconut.fs.mkdir(root))
+    assert(coconut.json.write(root .. "/config.json", O.resolved(cfg.spec, o)))
+  end
   local list = {}
   for i, s in ipairs(seeds) do list[i] = tostring(s) end
   local per = {}
@@ -248,7 +256,7 @@ function S.run(a)
     so.seed, so.seeds, so.run = seed, "", a.run .. "/seed" .. seed
     local sroot = root .. "/seed" .. seed
     P.log("[%s] seed %d (%d of %d: %s) in %s", cfg.name, seed, i, #seeds, table.concat(list, ","), sroot)
-    a.run_one(so, cfg, sroot)
+    a.run_one(so, cfg, sroot, start)
     local rows, cols = coconut.csv.read(sroot .. "/results.csv")
     if not rows then error(cols, 0) end
     per[#per + 1] = {seed = seed, rows = rows, cols = cols}

@@ -1,0 +1,115 @@
+-- experiments/prontoqa.lua — ProntoQA (5-hop, fictional ontology) with Coconut and the baselines of Table 1.
+--
+--   coconut run experiments/prontoqa.lua --data ../shared/data/prontoqa                  -- preset cpu: Coconut, CoT, No-CoT
+--   coconut run experiments/prontoqa.lua --data ../shared/data/prontoqa --preset quick   -- under a minute, for tests
+--   coconut run experiments/prontoqa.lua --data ../shared/data/prontoqa --method all     -- the eight Table 1 methods
+--   coconut run experiments/prontoqa.lua --preset paper --data ../shared/data/prontoqa \
+--       --model_path gpt2/model.safetensors --gpt2_vocab gpt2/vocab.json --gpt2_merges gpt2/merges.txt
+--   coconut run experiments/prontoqa.lua --help                                           -- every option with its value
+--
+-- Data: ProntoQA is not generated here (its generator is the Python program
+-- asaparov/prontoqa). --data names a directory with {train,valid,test}.json in
+-- the Coconut JSON format (question, steps, answer; 9000 / 200 / 800 examples),
+-- e.g. ../shared/data/prontoqa, or the prontoqa_{train,valid,test}.json that
+-- Coconut's preprocessing/prontoqa.py writes; --train_file etc. pick files one
+-- by one. A missing or malformed file stops the run before anything is
+-- written, naming the file (with line and column for a bad example) and these
+-- options. Answers are "True" / "False", scored as the paper
+-- does: the text after the last '#' of the generated text ("### True").
+--
+-- Presets:
+--   paper  the official ProntoQA config (the ProntoQA/ProsQA rows of the paper and its
+--          repo's args/*.yaml, ../shared/research/paper.md §2.2): GPT-2 124M from HF weights (--model_path, required), the GPT-2
+--          tokenizer, lr 1e-4, weight decay 0.01, global batch 128, 50 epochs,
+--          c = 1, 6 latent stages of 5 epochs, latents padded to the maximum,
+--          uniform_prob 0, optimizer reset at every stage, 128 new tokens.
+--   cpu    (default) from scratch on 2 cores: the word-level tokenizer (125 tokens), a
+--          2-layer d=128 GPT-2, 6000 of the 9000 training examples, a shared "recall"
+--          pretraining (3 epochs of the question's sentences again in a random order:
+--          content lookup, which a from-scratch model needs before it can follow a
+--          chain; scripts/coco/pretrain.lua), CoT and No-CoT 12 epochs, Coconut from the
+--          trained CoT model (its stage 0, as the official GSM8k recipe) with 2 epochs
+--          on each of the 6 latent stages and 2 more at the all-latent stage.
+--          Time (estimate, not a measured full run): 30-40 minutes for Coconut + CoT +
+--          No-CoT on 2 idle cores. Per-example training times were measured on short
+--          runs of this preset (320 examples, one epoch per method and stage) on a
+--          machine shared with another run, and scaled by the slowdown the same
+--          conditions gave the ProsQA cpu preset, whose idle speed is documented
+--          (docs/reproduction.md): about 12 ms per example for pretraining and CoT,
+--          6 for No-CoT, 8 for a Coconut epoch; times the examples and epochs above,
+--          plus about a minute of evaluation.
+--   quick  a tiny model on the first 48 / 16 / 16 examples, every method of Table 1,
+--          well under a minute: for tests.
+local E = require "coco.experiment"
+local O = require "coco.options"
+local S = require "coco.seeds"
+
+-- ProntoQA's own options; every other option is the shared list of
+-- coco.experiment (E.COMMON_OPTIONS).
+local spec = E.spec{
+  {"preset", "string", "cpu", "paper | cpu | quick"},
+  {"data", "string", "datasets/prontoqa", "ProntoQA directory with {train,valid,test}.json (Coconut format), e.g. ../shared/data/prontoqa; not generated"},
+}
+
+local presets = {
+  default_preset = "cpu",
+
+  paper = {tokenizer = "gpt2", model = "gpt2", lr = 1e-4, weight_decay = 0.01, batch_size = 128, micro_batch = 16,
+           epochs = 50, c_thought = 1, max_latent_stage = 6, epochs_per_stage = 5, pad_latent_to_max = true,
+           uniform_prob = 0.0, reset_optimizer = true, dropout = 0.1, max_new_tokens = 128, eval_batch = 32,
+           method = "coconut,cot,nocot"},
+  -- cpu: ProntoQA questions are ~133 word tokens and chains 6 steps of ~10
+  -- (CoT sequences ~196 tokens, No-CoT ~136, a "recall" item ~270), so an
+  -- example costs ~2.5x a ProsQA cpu one. 6000 of the 9000 training examples,
+  -- 12 baseline epochs and 2 epochs per latent stage keep the three methods at
+  -- an estimated 30-40 minutes on 2 idle cores (measured per-example times,
+  -- see the header). Coconut starts from the trained CoT model (stage 0) and
+  -- trains stages 1..6 plus 2 epochs at the all-latent stage 7 (14 epochs).
+  cpu = {model = "tiny", n_layer = 2, n_embd = 128, n_head = 4, n_positions = 320, dropout = 0.0,
+         n_train = 6000, n_valid = 200, n_test = 800,
+         lr = 1e-3, warmup_steps = 50, weight_decay = 0.01, batch_size = 32, micro_batch = 32,
+         pretrain_epochs = 3, pretrain_task = "recall",
+         c_thought = 1, max_latent_stage = 6, epochs_per_stage = 2, epochs = 16, baseline_epochs = 12,
+         coconut_from_cot = true, pad_latent_to_max = true, uniform_prob = 0.1, reset_optimizer = false,
+         max_new_tokens = 80, eval_batch = 100, method = "coconut,cot,nocot"},
+  quick = {model = "tiny", n_positions = 320, n_train = 48, n_valid = 16, n_test = 16, lr = 3e-3, batch_size = 16,
+           micro_batch = 16, pretrain_epochs = 1, pretrain_task = "recall", max_latent_stage = 2, epochs_per_stage = 1,
+           epochs = 3, baseline_epochs = 2, dropout = 0.0, max_new_tokens = 24, eval_batch = 16, icot_remove_per_epoch = 16},
+}
+
+-- printed after a run of the preset
+local notes = {
+  cpu = "Preset cpu: the 30-40 minute budget is an estimate from per-example times of short runs; this preset\n"
+     .. "has no results over seeds yet. Published from-scratch numbers to compare with (CoT2, arXiv 2505.23648):\n"
+     .. "Coconut 96.9, CoT 82.5, No-CoT 73.7; the paper (pretrained GPT-2): 99.8, 98.8, 93.8.\n"
+     .. "Compare methods over seeds (--seeds 0,1,2), not on one run.",
+}
+
+-- Names the command-line options when a split's file is missing (ProntoQA
+-- cannot be generated); a malformed file is reported by the shared driver,
+-- which loads the data before it writes anything.
+local function check_data(o)
+  for _, split in ipairs{"train", "valid", "test"} do
+    local file = o[split .. "_file"]
+    if file ~= "" then
+      if not coconut.fs.exists(file) or coconut.fs.isdir(file) then
+        error(string.format("prontoqa: --%s_file %s does not exist", split, file), 0)
+      end
+    elseif not (coconut.fs.exists(o.data .. "/" .. split .. ".json") or coconut.fs.exists(o.data .. "/prontoqa_" .. split .. ".json")) then
+      error(string.format("prontoqa: no %s split: %s/%s.json does not exist (nor %s/prontoqa_%s.json). ProntoQA is not "
+        .. "generated here: pass --data DIR, a directory with {train,valid,test}.json in the Coconut format "
+        .. "(e.g. --data ../shared/data/prontoqa), or --%s_file FILE", split, o.data, split, o.data, split, split), 0)
+    end
+  end
+  if o.preset == "paper" and o.model_path == "" then
+    error("prontoqa: --preset paper fine-tunes pretrained GPT-2: pass --model_path (HF model.safetensors, config.json "
+      .. "beside it) and --gpt2_vocab / --gpt2_merges", 0)
+  end
+end
+
+-- The options as E.main will see them (same spec, with --seeds), checked first.
+S.add_option(spec)
+check_data(O.parse(spec, presets, arg))
+
+E.main{name = "prontoqa", spec = spec, presets = presets, notes = notes, argv = arg, dataset = "prontoqa",
+       all_methods = "cot,nocot,icot,pause,coconut,coconut_nocur,coconut_nothought,coconut_pausethought"}

@@ -1,0 +1,473 @@
+/* prontoqa.c — ProntoQA in the Coconut JSON format: loader and dataset plugin.
+ *
+ * Owns: reading, validating and emitting ProntoQA examples. ProntoQA cannot be
+ * generated here (its generator is asaparov/prontoqa, a Python program), so
+ * this plugin only reads files that already exist.
+ *
+ * Format (Coconut's preprocessing/prontoqa.py; ../shared/data/README.md): one
+ * JSON array, each element an object with
+ *   question  string, the facts and rules then the query, e.g.
+ *             "... Max is a vumpus. True or false: Max is not wooden."
+ *   steps     list of strings, the chain of thought two sentences per step
+ *             (6 steps for 5 hops; an empty list is allowed)
+ *   answer    string, "True" or "False" in the real data
+ * Other keys are ignored (Coconut's dataset.py reads only these three). Text
+ * is UTF-8 and passes through unchanged (JSON escapes such as \u00e9 or \"
+ * are decoded by the JSON library, nothing else is touched). The released
+ * splits are 9000 / 200 / 800 examples; this loader does not insist on it.
+ *
+ * Checks, each an error for the whole file (no example of a file that fails is
+ * ever emitted: the file is validated completely before the first one is):
+ *   - the file is readable, non-empty, valid UTF-8 JSON without duplicate keys;
+ *   - the top level is a non-empty array;
+ *   - every element is an object with question (non-empty string), steps
+ *     (array of strings, possibly empty; a step may be "") and answer;
+ *   - the answer is something the official scoring can reproduce: the
+ *     prediction is the generated text after its last '#', commas removed,
+ *     white space stripped (scripts/coco/layout.lua, extract_answer), so a
+ *     gold answer that is empty, contains '#' or ',' or a line break, or
+ *     starts or ends with white space could never be scored correct.
+ *
+ * Errors: -1 with coco_seterr. A JSON syntax error reports the library's
+ * "<file>:<line>:<column>: <what>". A shape error names the file, the line and
+ * column of the offending value (the example's opening brace for a missing
+ * key, the step itself for a non-string step), the 0-based example index and
+ * the field: "<file>:<line>:<column>: example <i>: field 'steps' entry <j> is
+ * a number, not a string". Columns count characters, as the library's do.
+ *
+ * JSON: parsed with jansson, the library prosqa.c and the core use (the host
+ * API itself exposes no JSON helper). jansson keeps no source positions for
+ * values, so after a shape error pq_locate re-scans the already-parsed text to
+ * find the offending value; that scanner only skips over valid JSON and never
+ * builds values, and it runs only on the error path.
+ *
+ * Plugin "prontoqa" (the end of this file; built to
+ * build/plugins/dataset/prontoqa.so). Options:
+ *   dir          directory of {train,valid,test}.json, or of Coconut's own
+ *                prontoqa_{train,valid,test}.json (datasets/prontoqa)
+ *   train_file, valid_file, test_file   explicit files ("" = from dir)
+ *   generate, seed   accepted because the shared experiment driver passes
+ *                them to every dataset; ProntoQA has no generator, so a
+ *                missing file is an error either way
+ * load(split) emits the split's examples in file order with meta_json NULL.
+ * tests/c/test_prontoqa.c includes this file directly to test the loader.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "coconut/base.h"
+#include "coconut/plugin.h"
+
+/* ================================================================== API */
+
+enum { PRONTOQA_TRAIN, PRONTOQA_VALID, PRONTOQA_TEST, PRONTOQA_NSPLITS };
+
+#define PRONTOQA_DEFAULT_DIR "datasets/prontoqa"
+
+/* One example; owns its strings. */
+typedef struct prontoqa_example {
+    char *question, *answer;
+    char **steps;
+    int n_steps;
+} prontoqa_example;
+
+typedef struct prontoqa_set {
+    prontoqa_example *ex;
+    int n;
+} prontoqa_set;
+
+const char *prontoqa_split_name(int split); /* "train", "valid", "test"; NULL outside */
+/* Reads and validates the whole file: 0 with out filled, or -1 + errmsg and
+ * out empty (n = 0, ex = NULL). */
+int prontoqa_load_json(const char *path, prontoqa_set *out);
+void prontoqa_set_free(prontoqa_set *s);
+
+/* ================================================================== text positions */
+
+/* A cursor over JSON text that knows its line and (character) column. */
+typedef struct pq_cur {
+    const char *s;
+    size_t n, i;
+    int line, col;
+} pq_cur;
+
+static void pq_adv(pq_cur *c) {
+    if (c->i >= c->n) return;
+    unsigned char ch = (unsigned char)c->s[c->i++];
+    if (ch == '\n') c->line++, c->col = 1;
+    else if ((ch & 0xC0) != 0x80) c->col++; /* a UTF-8 continuation byte is not a new character */
+}
+
+static int pq_peek(const pq_cur *c) { return c->i < c->n ? (unsigned char)c->s[c->i] : -1; }
+
+static void pq_skip_ws(pq_cur *c) {
+    for (int ch; (ch = pq_peek(c)) == ' ' || ch == '\t' || ch == '\n' || ch == '\r';) pq_adv(c);
+}
+
+/* At '"': past the closing quote. */
+static void pq_skip_string(pq_cur *c) {
+    pq_adv(c);
+    for (int ch; (ch = pq_peek(c)) >= 0;) {
+        pq_adv(c);
+        if (ch == '\\') pq_adv(c);
+        else if (ch == '"') return;
+    }
+}
+
+/* Past one value (the text is known to be valid JSON). */
+static void pq_skip_value(pq_cur *c) {
+    int ch = pq_peek(c);
+    if (ch == '"') {
+        pq_skip_string(c);
+    } else if (ch == '[' || ch == '{') {
+        int depth = 0;
+        while ((ch = pq_peek(c)) >= 0) {
+            if (ch == '"') {
+                pq_skip_string(c);
+                continue;
+            }
+            pq_adv(c);
+            if (ch == '[' || ch == '{') depth++;
+            else if ((ch == ']' || ch == '}') && --depth == 0) return;
+        }
+    } else {
+        while ((ch = pq_peek(c)) >= 0 && ch != ',' && ch != ']' && ch != '}' && ch != ' ' && ch != '\t' && ch != '\n' &&
+               ch != '\r')
+            pq_adv(c);
+    }
+}
+
+/* At '[': moves to the start of element k; 0, or -1 when there are fewer. */
+static int pq_enter_elem(pq_cur *c, int k) {
+    if (pq_peek(c) != '[') return -1;
+    pq_adv(c);
+    pq_skip_ws(c);
+    if (pq_peek(c) == ']') return -1;
+    for (int j = 0; j < k; j++) {
+        pq_skip_value(c);
+        pq_skip_ws(c);
+        if (pq_peek(c) != ',') return -1;
+        pq_adv(c);
+        pq_skip_ws(c);
+    }
+    return 0;
+}
+
+/* At '{': moves to the value of key (compared as written between the quotes;
+ * a key spelt with escapes is not found); 0, or -1 when absent. */
+static int pq_enter_key(pq_cur *c, const char *key) {
+    if (pq_peek(c) != '{') return -1;
+    pq_adv(c);
+    size_t klen = strlen(key);
+    for (;;) {
+        pq_skip_ws(c);
+        if (pq_peek(c) != '"') return -1;
+        size_t k0 = c->i + 1;
+        pq_skip_string(c);
+        int match = c->i - 1 - k0 == klen && !memcmp(c->s + k0, key, klen);
+        pq_skip_ws(c);
+        if (pq_peek(c) != ':') return -1;
+        pq_adv(c);
+        pq_skip_ws(c);
+        if (match) return 0;
+        pq_skip_value(c);
+        pq_skip_ws(c);
+        if (pq_peek(c) != ',') return -1;
+        pq_adv(c);
+    }
+}
+
+/* Line and column of example ex of the top-level array, of its field key
+ * (NULL: the example itself) and of that field's element elem (-1: the field
+ * itself). Each step that cannot be taken leaves the position of the last one
+ * that could (e.g. a missing key: the example's opening brace). */
+static void pq_locate(const char *s, size_t n, int ex, const char *key, int elem, int *line, int *col) {
+    pq_cur c = {s, n, 0, 1, 1};
+    pq_skip_ws(&c);
+    *line = c.line, *col = c.col;
+    if (ex < 0 || pq_enter_elem(&c, ex) != 0) return;
+    *line = c.line, *col = c.col;
+    if (!key || pq_enter_key(&c, key) != 0) return;
+    *line = c.line, *col = c.col;
+    if (elem < 0 || pq_enter_elem(&c, elem) != 0) return;
+    *line = c.line, *col = c.col;
+}
+
+/* ================================================================== loader */
+
+const char *prontoqa_split_name(int split) {
+    static const char *const names[PRONTOQA_NSPLITS] = {"train", "valid", "test"};
+    return split >= 0 && split < PRONTOQA_NSPLITS ? names[split] : NULL;
+}
+
+void prontoqa_set_free(prontoqa_set *s) {
+    for (int i = 0; i < s->n; i++) {
+        prontoqa_example *e = &s->ex[i];
+        free(e->question);
+        free(e->answer);
+        for (int k = 0; k < e->n_steps; k++) free(e->steps[k]);
+        free(e->steps);
+    }
+    free(s->ex);
+    s->ex = NULL;
+    s->n = 0;
+}
+
+static const char *pq_type_name(const json_t *v) {
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE: return "true";
+    case JSON_FALSE: return "false";
+    default: return "null";
+    }
+}
+
+/* The file's bytes (malloc'ed, NUL-terminated) or NULL + errmsg. */
+static char *pq_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        coco_seterr("%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = coco_malloc(cap, "prontoqa file");
+    for (;;) {
+        if (n + 1 >= cap) buf = coco_realloc(buf, cap *= 2, "prontoqa file");
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f), err = errno;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        coco_seterr("%s: cannot read: %s", path, strerror(err));
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+/* The shape checks of one example (see the contract); 0, or -1 + errmsg with
+ * the position of the offending value. */
+static int pq_check_example(const char *path, const char *text, size_t len, int i, json_t *o) {
+    int line, col;
+    static const char *const need = "each example needs question (string), steps (list of strings) and answer (string)";
+    if (!json_is_object(o)) {
+        pq_locate(text, len, i, NULL, -1, &line, &col);
+        return coco_seterr("%s:%d:%d: example %d is %s, not an object (%s)", path, line, col, i, pq_type_name(o), need);
+    }
+    static const char *const fields[] = {"question", "steps", "answer"};
+    for (int f = 0; f < 3; f++) {
+        json_t *v = json_object_get(o, fields[f]);
+        if (!v) {
+            pq_locate(text, len, i, NULL, -1, &line, &col);
+            return coco_seterr("%s:%d:%d: example %d: no '%s' field (%s)", path, line, col, i, fields[f], need);
+        }
+        int want_array = f == 1;
+        if (want_array ? !json_is_array(v) : !json_is_string(v)) {
+            pq_locate(text, len, i, fields[f], -1, &line, &col);
+            return coco_seterr("%s:%d:%d: example %d: field '%s' is %s, not %s", path, line, col, i, fields[f],
+                               pq_type_name(v), want_array ? "a list of strings" : "a string");
+        }
+    }
+    json_t *steps = json_object_get(o, "steps");
+    for (size_t k = 0; k < json_array_size(steps); k++) {
+        json_t *s = json_array_get(steps, k);
+        if (!json_is_string(s)) {
+            pq_locate(text, len, i, "steps", (int)k, &line, &col);
+            return coco_seterr("%s:%d:%d: example %d: field 'steps' entry %zu is %s, not a string", path, line, col, i,
+                               k, pq_type_name(s));
+        }
+    }
+    if (json_string_length(json_object_get(o, "question")) == 0) {
+        pq_locate(text, len, i, "question", -1, &line, &col);
+        return coco_seterr("%s:%d:%d: example %d: field 'question' is empty", path, line, col, i);
+    }
+    const char *a = json_string_value(json_object_get(o, "answer"));
+    size_t an = strlen(a);
+    const char *why = NULL;
+    if (an == 0) why = "it is empty";
+    else if (strchr(a, '#')) why = "it contains '#'";
+    else if (strchr(a, ',')) why = "it contains ','";
+    else if (strpbrk(a, "\n\r")) why = "it contains a line break";
+    else if (strchr(" \t\v\f", a[0]) || strchr(" \t\v\f", a[an - 1])) why = "it starts or ends with white space";
+    if (why) {
+        pq_locate(text, len, i, "answer", -1, &line, &col);
+        return coco_seterr("%s:%d:%d: example %d: field 'answer' = \"%.40s\" can never be scored correct: %s (the "
+                           "prediction is the text after the last '#', commas removed, white space stripped)",
+                           path, line, col, i, a, why);
+    }
+    return 0;
+}
+
+int prontoqa_load_json(const char *path, prontoqa_set *out) {
+    memset(out, 0, sizeof *out);
+    size_t len = 0;
+    char *text = pq_read_file(path, &len);
+    if (!text) return -1;
+    size_t ws = strspn(text, " \t\r\n");
+    if (ws == len) {
+        free(text);
+        return coco_seterr("%s: the file is empty (expected a JSON array of examples)", path);
+    }
+    json_error_t err;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    if (!root) {
+        free(text);
+        if (err.line > 0) return coco_seterr("%s:%d:%d: %s", path, err.line, err.column, err.text);
+        return coco_seterr("%s: %s", path, err.text);
+    }
+    int rc = 0, line, col;
+    if (!json_is_array(root)) {
+        pq_locate(text, len, -1, NULL, -1, &line, &col);
+        rc = coco_seterr("%s:%d:%d: the top level is %s, not an array of examples", path, line, col,
+                         pq_type_name(root));
+    } else if (json_array_size(root) == 0) {
+        rc = coco_seterr("%s: no examples (an empty JSON array)", path);
+    } else if (json_array_size(root) > (size_t)INT32_MAX) {
+        rc = coco_seterr("%s: more than %d examples", path, INT32_MAX);
+    }
+    /* Validate everything first, so that a bad example late in the file
+     * leaves nothing half-loaded. */
+    size_t n = rc ? 0 : json_array_size(root);
+    for (size_t i = 0; rc == 0 && i < n; i++) rc = pq_check_example(path, text, len, (int)i, json_array_get(root, i));
+    if (rc == 0) {
+        out->ex = coco_calloc(n, sizeof *out->ex, "prontoqa examples");
+        out->n = (int)n;
+        for (size_t i = 0; i < n; i++) {
+            json_t *o = json_array_get(root, i), *steps = json_object_get(o, "steps");
+            prontoqa_example *e = &out->ex[i];
+            e->question = coco_strdup(json_string_value(json_object_get(o, "question")));
+            e->answer = coco_strdup(json_string_value(json_object_get(o, "answer")));
+            e->n_steps = (int)json_array_size(steps);
+            e->steps = coco_malloc(sizeof(char *) * (size_t)(e->n_steps ? e->n_steps : 1), "prontoqa steps");
+            for (int k = 0; k < e->n_steps; k++) e->steps[k] = coco_strdup(json_string_value(json_array_get(steps, k)));
+        }
+    }
+    json_decref(root);
+    free(text);
+    return rc ? -1 : 0;
+}
+
+/* ================================================================== dataset plugin */
+
+static const coco_host *pq_host;
+
+typedef struct pq_plugin {
+    char *dir, *file[PRONTOQA_NSPLITS];
+} pq_plugin;
+
+static const coco_option_spec pq_options[] = {
+    {"dir", COCO_OPT_STR, PRONTOQA_DEFAULT_DIR,
+     "directory of {train,valid,test}.json (or Coconut's prontoqa_{split}.json), e.g. ../shared/data/prontoqa"},
+    {"train_file", COCO_OPT_STR, "", "explicit train file (\"\" = from dir)"},
+    {"valid_file", COCO_OPT_STR, "", "explicit valid file (\"\" = from dir)"},
+    {"test_file", COCO_OPT_STR, "", "explicit test file (\"\" = from dir)"},
+    {"generate", COCO_OPT_BOOL, "false", "accepted for the shared driver; ProntoQA cannot be generated here"},
+    {"seed", COCO_OPT_INT, "0", "accepted for the shared driver; unused (no generator)"},
+    {NULL, 0, NULL, NULL},
+};
+
+static void pq_plugin_destroy(void *self) {
+    pq_plugin *q = self;
+    if (!q) return;
+    free(q->dir);
+    for (int s = 0; s < PRONTOQA_NSPLITS; s++) free(q->file[s]);
+    free(q);
+}
+
+static int pq_plugin_create(const coco_options *o, void **self) {
+    const char *dir = pq_host->opt_str(o, "dir");
+    if (!*dir) return pq_host->seterr("dataset 'prontoqa': option 'dir' is empty");
+    pq_plugin *q = coco_calloc(1, sizeof *q, "prontoqa plugin");
+    q->dir = coco_strdup(dir);
+    for (int s = 0; s < PRONTOQA_NSPLITS; s++) {
+        char opt[32];
+        snprintf(opt, sizeof opt, "%s_file", prontoqa_split_name(s));
+        q->file[s] = coco_strdup(pq_host->opt_str(o, opt));
+    }
+    *self = q;
+    return 0;
+}
+
+static int pq_is_file(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The file of split s (malloc'ed) or NULL + errmsg naming what was tried and
+ * the options that choose it. */
+static char *pq_plugin_path(const pq_plugin *q, int s) {
+    const char *name = prontoqa_split_name(s);
+    if (q->file[s][0]) {
+        if (pq_is_file(q->file[s])) return coco_strdup(q->file[s]);
+        coco_seterr("dataset 'prontoqa': %s_file '%s' does not exist or is not a file", name, q->file[s]);
+        return NULL;
+    }
+    size_t n = strlen(q->dir) + 32;
+    char *ours = coco_malloc(n, "prontoqa path"), *official = coco_malloc(n, "prontoqa path");
+    snprintf(ours, n, "%s/%s.json", q->dir, name);
+    snprintf(official, n, "%s/prontoqa_%s.json", q->dir, name);
+    char *found = NULL;
+    if (pq_is_file(ours)) found = ours, ours = NULL;
+    else if (pq_is_file(official)) found = official, official = NULL;
+    else
+        coco_seterr("dataset 'prontoqa': no %s split: neither %s nor %s exists. ProntoQA cannot be generated here: "
+                    "set option 'dir' to a directory holding {train,valid,test}.json in the Coconut format (e.g. "
+                    "../shared/data/prontoqa), or option '%s_file'",
+                    name, ours, official, name);
+    free(ours);
+    free(official);
+    return found;
+}
+
+static int pq_plugin_load(void *self, const char *split, const coco_example_sink *sink) {
+    pq_plugin *q = self;
+    int s = -1;
+    for (int k = 0; k < PRONTOQA_NSPLITS; k++)
+        if (split && !strcmp(split, prontoqa_split_name(k))) s = k;
+    if (s < 0)
+        return coco_seterr("dataset 'prontoqa': unknown split '%s' (expected train, valid or test)", split ? split : "(null)");
+    char *path = pq_plugin_path(q, s);
+    if (!path) return -1;
+    prontoqa_set set;
+    int rc = prontoqa_load_json(path, &set);
+    for (int i = 0; rc == 0 && i < set.n; i++) {
+        const prontoqa_example *e = &set.ex[i];
+        coco_example ex = {e->question, (const char *const *)e->steps, e->n_steps, e->answer, NULL};
+        rc = sink->add(sink->ud, &ex); /* -1: the host asked to stop; its message is set */
+    }
+    free(path);
+    prontoqa_set_free(&set);
+    return rc ? -1 : 0;
+}
+
+static const coco_dataset_vt pq_vt = {
+    .struct_size = sizeof(coco_dataset_vt),
+    .create = pq_plugin_create,
+    .destroy = pq_plugin_destroy,
+    .load = pq_plugin_load,
+    .prepare = NULL, /* nothing to generate */
+};
+
+COCO_PLUGIN_DECLARE();
+
+int coco_plugin_init(coco_plugin *p, const coco_host *host) {
+    pq_host = host;
+    p->kind = COCO_KIND_DATASET;
+    p->name = "prontoqa";
+    p->doc = "ProntoQA (Coconut JSON: question, steps, answer) from {train,valid,test}.json; no generator";
+    p->options = pq_options;
+    p->vtable = &pq_vt;
+    return 0;
+}

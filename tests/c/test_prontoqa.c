@@ -1,0 +1,308 @@
+/* test_prontoqa.c — the ProntoQA loader (plugins/dataset/prontoqa.c).
+ *
+ *  - Format corners on a hand-made file: an empty steps list, an empty step,
+ *    unicode written raw and as \u escapes (a surrogate pair too), escaped
+ *    quotes, backslashes, tab and newline escapes, keys in another order, an
+ *    extra key, CRLF line ends; every string compared byte for byte.
+ *  - Malformed input: each file breaks one rule and must fail as a whole
+ *    (nothing loaded), with a message naming the file, the line and column of
+ *    the offending value, the example index and the field.
+ *  - The position finder on text whose strings hold brackets, braces, commas,
+ *    escaped quotes and a decoy "answer" key; columns count characters.
+ *  - The real splits (../shared/data/prontoqa or $COCONUT_SHARED_DATA), when
+ *    present: 9000 / 200 / 800 examples, answers True/False with the counts
+ *    of ../shared/data/README.md, 6 steps each, the query sentence, and the
+ *    paper's Appendix A.1 example as test[0]. Skipped when absent.
+ * Temp files go to /tmp/coconut_test_prontoqa.<pid>/ and are removed.
+ */
+#include "testutil.h"
+
+#include <unistd.h>
+
+#include "../../plugins/dataset/prontoqa.c"
+
+static char g_tmp[256];
+
+static void rm_tmp(void) {
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
+    if (system(cmd) != 0) fprintf(stderr, "# could not remove %s\n", g_tmp);
+}
+
+static int setup(void **s) {
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/coconut_test_prontoqa.%ld", (long)getpid());
+    rm_tmp();
+    return mkdir(g_tmp, 0777);
+}
+
+static int teardown(void **s) {
+    rm_tmp();
+    return 0;
+}
+
+/* Writes content (len bytes; -1 = strlen) to g_tmp/name; the file name goes to path. */
+static void write_tmp(char *path, size_t cap, const char *name, const char *content, long len) {
+    snprintf(path, cap, "%s/%s", g_tmp, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    size_t n = len < 0 ? strlen(content) : (size_t)len;
+    assert_int_equal(fwrite(content, 1, n, f), n);
+    fclose(f);
+}
+
+/* ------------------------------------------------------------ format corners */
+
+/* CRLF line ends; raw UTF-8 and escapes; see the contract above. */
+static const char corners[] =
+    "[\r\n"
+    "  {\"question\": \"Wren is a zumpus. True or false: Wren is not \\\"dull\\\".\", \"steps\": [], \"answer\": "
+    "\"True\"},\r\n"
+    "  {\"question\": \"Every caf\xc3\xa9 is a w\xc3\xbcmpus. \xe6\x97\xa5\xe6\x9c\xac \xe2\x9c\x93 \xf0\x9f\x98\x80 "
+    "\\u00e9\\ud83d\\ude00\",\r\n"
+    "   \"steps\": [\"\xc3\x89lan is a w\xc3\xbcmpus. Every w\xc3\xbcmpus is a caf\xc3\xa9.\", \"\", "
+    "\"tab\\there\\nnewline\", \"back\\\\slash \\\"q\\\" \\/\"],\r\n"
+    "   \"answer\": \"False\", \"extra\": {\"ignored\": [1, 2, {\"answer\": 3}]}},\r\n"
+    "  {\"answer\": \"Tom is a lempus.\", \"steps\": [\"Keys in another order.\"], \"question\": \"Is Tom a lempus?\"}\r\n"
+    "]\r\n";
+
+static void test_format_corners(void **s) {
+    char path[512];
+    write_tmp(path, sizeof path, "corners.json", corners, -1);
+    prontoqa_set set;
+    if (prontoqa_load_json(path, &set) != 0) fail_msg("%s", coco_errmsg());
+    assert_int_equal(set.n, 3);
+
+    const prontoqa_example *e = &set.ex[0];
+    assert_string_equal(e->question, "Wren is a zumpus. True or false: Wren is not \"dull\".");
+    assert_int_equal(e->n_steps, 0); /* an empty chain */
+    assert_string_equal(e->answer, "True");
+
+    e = &set.ex[1];
+    /* raw UTF-8 unchanged; \u00e9 and the surrogate pair of U+1F600 decoded to UTF-8 */
+    assert_string_equal(e->question, "Every caf\xc3\xa9 is a w\xc3\xbcmpus. \xe6\x97\xa5\xe6\x9c\xac \xe2\x9c\x93 "
+                                     "\xf0\x9f\x98\x80 \xc3\xa9\xf0\x9f\x98\x80");
+    assert_int_equal(e->n_steps, 4);
+    assert_string_equal(e->steps[0], "\xc3\x89lan is a w\xc3\xbcmpus. Every w\xc3\xbcmpus is a caf\xc3\xa9.");
+    assert_string_equal(e->steps[1], "");
+    assert_string_equal(e->steps[2], "tab\there\nnewline");
+    assert_string_equal(e->steps[3], "back\\slash \"q\" /");
+    assert_string_equal(e->answer, "False");
+
+    e = &set.ex[2];
+    assert_string_equal(e->question, "Is Tom a lempus?");
+    assert_int_equal(e->n_steps, 1);
+    assert_string_equal(e->steps[0], "Keys in another order.");
+    assert_string_equal(e->answer, "Tom is a lempus."); /* not only True/False: the format is general */
+    prontoqa_set_free(&set);
+    assert_int_equal(set.n, 0);
+    assert_null(set.ex);
+
+    /* A single example on one line without a final newline (the real files' shape). */
+    write_tmp(path, sizeof path, "one.json", "[{\"question\": \"q\", \"steps\": [\"s\"], \"answer\": \"True\"}]", -1);
+    if (prontoqa_load_json(path, &set) != 0) fail_msg("%s", coco_errmsg());
+    assert_int_equal(set.n, 1);
+    assert_string_equal(set.ex[0].steps[0], "s");
+    prontoqa_set_free(&set);
+
+    /* Split names. */
+    assert_string_equal(prontoqa_split_name(PRONTOQA_TRAIN), "train");
+    assert_string_equal(prontoqa_split_name(PRONTOQA_VALID), "valid");
+    assert_string_equal(prontoqa_split_name(PRONTOQA_TEST), "test");
+    assert_null(prontoqa_split_name(3));
+}
+
+/* ------------------------------------------------------------ malformed input */
+
+/* Loads content from g_tmp/name and requires failure with nothing loaded and a
+ * message that starts with the path and contains every string of want (NULL-terminated). */
+static void expect_error_n(const char *name, const char *content, long len, const char *const *want) {
+    char path[512];
+    write_tmp(path, sizeof path, name, content, len);
+    prontoqa_set set = {(prontoqa_example *)1, 99};
+    assert_int_equal(prontoqa_load_json(path, &set), -1);
+    assert_int_equal(set.n, 0);
+    assert_null(set.ex);
+    const char *m = coco_errmsg();
+    if (strncmp(m, path, strlen(path)) != 0) fail_msg("error '%s' does not start with the file %s", m, path);
+    for (int k = 0; want[k]; k++)
+        if (!strstr(m, want[k])) fail_msg("error '%s' lacks '%s'", m, want[k]);
+}
+
+#define EXPECT_ERROR(name, content, ...) expect_error_n(name, content, -1, (const char *const[]){__VA_ARGS__, NULL})
+
+#define OK_EX "{\"question\": \"q\", \"steps\": [\"s\"], \"answer\": \"True\"}"
+
+static void test_malformed(void **s) {
+    /* Not JSON: the library's message, with line and column. */
+    EXPECT_ERROR("syntax.json", "[\n  " OK_EX ",\n  {\"question\": \"q\", \"steps\": [], \"answer\": }\n]",
+                 "syntax.json:3:44: unexpected token near '}'");
+    EXPECT_ERROR("trunc.json", "[" OK_EX ", {\"question\"", "trunc.json:1:");
+    EXPECT_ERROR("comma.json", "[" OK_EX ",]", "comma.json:1:");
+    EXPECT_ERROR("trailing.json", "[" OK_EX "]\n[]", "trailing.json:2:", "end of file expected");
+    EXPECT_ERROR("text.json", "question: q\n", "text.json:1:");
+    EXPECT_ERROR("dupkey.json", "[\n{\"question\": \"q\", \"steps\": [], \"question\": \"r\", \"answer\": \"True\"}]",
+                 "dupkey.json:2:", "duplicate object key");
+    /* invalid UTF-8 (a lone continuation byte) and an escaped NUL are refused, not passed on */
+    EXPECT_ERROR("utf8.json", "[{\"question\": \"bad \x80 byte\", \"steps\": [], \"answer\": \"True\"}]", "utf8.json:1:",
+                 "unable to decode byte 0x80");
+    EXPECT_ERROR("nul.json", "[{\"question\": \"a\\u0000b\", \"steps\": [], \"answer\": \"True\"}]", "nul.json:1:",
+                 "NUL");
+    EXPECT_ERROR("empty.json", "", "empty.json: the file is empty");
+    EXPECT_ERROR("blank.json", " \n\t\n", "blank.json: the file is empty");
+
+    /* JSON, but not the format. */
+    EXPECT_ERROR("object.json", "\n  {\"question\": \"q\", \"steps\": [], \"answer\": \"True\"}",
+                 "object.json:2:3: the top level is an object, not an array of examples");
+    EXPECT_ERROR("string.json", "\"True\"", "string.json:1:1: the top level is a string, not an array");
+    EXPECT_ERROR("noex.json", "[ ]\n", "noex.json: no examples (an empty JSON array)");
+    EXPECT_ERROR("notobj.json", "[\n  " OK_EX ",\n  " OK_EX ",\n  7\n]",
+                 "notobj.json:4:3: example 2 is a number, not an object");
+    EXPECT_ERROR("notobj2.json", "[" OK_EX ", [\"q\", [], \"True\"]]", "notobj2.json:1:",
+                 "example 1 is an array, not an object");
+    EXPECT_ERROR("missing.json", "[\n  " OK_EX ",\n  {\"question\": \"q\",\n   \"steps\": []}\n]",
+                 "missing.json:3:3: example 1: no 'answer' field", "question (string), steps (list of strings)");
+    EXPECT_ERROR("noquestion.json", "[{\"steps\": [], \"answer\": \"True\"}]",
+                 "noquestion.json:1:2: example 0: no 'question' field");
+    EXPECT_ERROR("nosteps.json", "[{\"question\": \"q\", \"answer\": \"True\"}]",
+                 "nosteps.json:1:2: example 0: no 'steps' field");
+    /* wrong types, located at the value */
+    EXPECT_ERROR("qtype.json", "[" OK_EX ",\n {\"question\": 5, \"steps\": [], \"answer\": \"True\"}]",
+                 "qtype.json:2:15: example 1: field 'question' is a number, not a string");
+    EXPECT_ERROR("atype.json", "[{\"question\": \"q\", \"steps\": [], \"answer\": true}]",
+                 "atype.json:1:43: example 0: field 'answer' is true, not a string");
+    EXPECT_ERROR("anull.json", "[{\"question\": \"q\", \"steps\": [], \"answer\": null}]",
+                 "example 0: field 'answer' is null, not a string");
+    /* steps a string; the column counts characters (5 for the 6 bytes of "é日本" plus quotes) */
+    EXPECT_ERROR("stype.json", "[{\"question\": \"\xc3\xa9\xe6\x97\xa5\xe6\x9c\xac\", \"steps\": \"x\", \"answer\": \"True\"}]",
+                 "stype.json:1:31: example 0: field 'steps' is a string, not a list of strings");
+    EXPECT_ERROR("sobj.json", "[{\"question\": \"q\", \"steps\": {\"0\": \"a\"}, \"answer\": \"True\"}]",
+                 "example 0: field 'steps' is an object, not a list of strings");
+    /* a non-string step, on its own line */
+    EXPECT_ERROR("step.json",
+                 "[" OK_EX ",\n {\"question\": \"q\", \"steps\": [\n    \"one\",\n    \"two\",\n    null\n  ], "
+                 "\"answer\": \"True\"}]",
+                 "step.json:5:5: example 1: field 'steps' entry 2 is null, not a string");
+    EXPECT_ERROR("step2.json", "[{\"question\": \"q\", \"steps\": [\"a\", [\"b\"]], \"answer\": \"True\"}]",
+                 "step2.json:1:35: example 0: field 'steps' entry 1 is an array, not a string");
+    EXPECT_ERROR("step3.json", "[{\"question\": \"q\", \"steps\": [1.5], \"answer\": \"True\"}]",
+                 "example 0: field 'steps' entry 0 is a number, not a string");
+    /* values that cannot be used */
+    EXPECT_ERROR("qempty.json", "[{\"question\": \"\", \"steps\": [], \"answer\": \"True\"}]",
+                 "qempty.json:1:15: example 0: field 'question' is empty");
+    EXPECT_ERROR("aempty.json", "[{\"question\": \"q\", \"steps\": [], \"answer\": \"\"}]",
+                 "aempty.json:1:43: example 0: field 'answer' = \"\" can never be scored correct: it is empty",
+                 "text after the last '#'");
+    EXPECT_ERROR("ahash.json", "[{\"question\": \"q\", \"steps\": [], \"answer\": \"### True\"}]",
+                 "example 0: field 'answer' = \"### True\" can never be scored correct: it contains '#'");
+    EXPECT_ERROR("acomma.json", "[{\"question\": \"q\", \"steps\": [], \"answer\": \"1,000\"}]",
+                 "example 0: field 'answer' = \"1,000\" can never be scored correct: it contains ','");
+    EXPECT_ERROR("aspace.json", "[{\"question\": \"q\", \"steps\": [], \"answer\": \"True \"}]",
+                 "it starts or ends with white space");
+    EXPECT_ERROR("aline.json", "[{\"question\": \"q\", \"steps\": [], \"answer\": \"Tr\\nue\"}]",
+                 "it contains a line break");
+    /* a bad example after good ones: the whole file fails, nothing is kept */
+    EXPECT_ERROR("late.json", "[" OK_EX ", " OK_EX ", " OK_EX ", {\"question\": \"q\", \"steps\": [3], \"answer\": \"True\"}]",
+                 "example 3: field 'steps' entry 0 is a number");
+
+    /* The file itself. */
+    char path[512];
+    prontoqa_set set;
+    snprintf(path, sizeof path, "%s/nope.json", g_tmp);
+    assert_int_equal(prontoqa_load_json(path, &set), -1);
+    assert_int_equal(set.n, 0);
+    assert_non_null(strstr(coco_errmsg(), "nope.json: cannot open: No such file or directory"));
+    assert_int_equal(prontoqa_load_json(g_tmp, &set), -1); /* a directory */
+    assert_non_null(strstr(coco_errmsg(), g_tmp));
+    assert_int_equal(set.n, 0);
+}
+
+/* ------------------------------------------------------------ positions */
+
+static void test_locate(void **s) {
+    /* brackets, braces, commas and a decoy "answer" key inside strings; an
+     * escaped backslash right before a closing quote; a nested object in
+     * another key before the one looked for */
+    static const char t[] = "[{\"question\": \"a {\\\"answer\\\": [1,2]} b\", \"x\": {\"answer\": [0, {}]}, "
+                            "\"steps\": [\"x]\", \"y}\", \"c:\\\\dir\\\\\"], \"answer\": 5}]";
+    int line, col;
+    pq_locate(t, strlen(t), 0, NULL, -1, &line, &col);
+    assert_int_equal(line, 1), assert_int_equal(col, 2);
+    pq_locate(t, strlen(t), 0, "answer", -1, &line, &col);
+    assert_int_equal(line, 1), assert_int_equal(col, (int)(strstr(t, "\"answer\": 5") - t) + 11);
+    pq_locate(t, strlen(t), 0, "steps", 2, &line, &col);
+    assert_int_equal(line, 1), assert_int_equal(col, (int)(strstr(t, "\"c:") - t) + 1);
+    /* a key or an element that is not there leaves the last position found */
+    pq_locate(t, strlen(t), 0, "nokey", -1, &line, &col);
+    assert_int_equal(col, 2);
+    pq_locate(t, strlen(t), 0, "steps", 7, &line, &col);
+    assert_int_equal(col, (int)(strstr(t, "[\"x]") - t) + 1);
+    pq_locate(t, strlen(t), 3, "steps", -1, &line, &col);
+    assert_int_equal(line, 1), assert_int_equal(col, 1);
+
+    /* lines: LF and CRLF; multi-byte characters count one column each */
+    static const char u[] = "\r\n[\r\n \"\xc3\xa9\xc3\xa9\", {\"steps\": [ \"\xe6\x97\xa5\",  \"b\"]}]";
+    pq_locate(u, strlen(u), 1, "steps", 1, &line, &col);
+    assert_int_equal(line, 3);
+    assert_int_equal(col, 26); /* ' "éé", {"steps": [ "日",  ' is 25 characters */
+    pq_locate(u, strlen(u), 0, NULL, -1, &line, &col);
+    assert_int_equal(line, 3), assert_int_equal(col, 2);
+}
+
+/* ------------------------------------------------------------ the real splits */
+
+static void test_real_files(void **s) {
+    const char *d = shared_data();
+    char path[1100];
+    if (d) snprintf(path, sizeof path, "%s/prontoqa/train.json", d);
+    if (!d || !tu_file_exists(path)) {
+        printf("# skipped: ProntoQA not found (../shared/data/prontoqa or $COCONUT_SHARED_DATA/prontoqa)\n");
+        skip();
+    }
+    /* counts and answer shares from ../shared/data/README.md */
+    static const int want_n[3] = {9000, 200, 800}, want_true[3] = {4431, 89, 397};
+    for (int sp = 0; sp < PRONTOQA_NSPLITS; sp++) {
+        snprintf(path, sizeof path, "%s/prontoqa/%s.json", d, prontoqa_split_name(sp));
+        prontoqa_set set;
+        if (prontoqa_load_json(path, &set) != 0) fail_msg("%s", coco_errmsg());
+        assert_int_equal(set.n, want_n[sp]);
+        int n_true = 0, n_false = 0;
+        for (int i = 0; i < set.n; i++) {
+            const prontoqa_example *e = &set.ex[i];
+            n_true += !strcmp(e->answer, "True");
+            n_false += !strcmp(e->answer, "False");
+            if (!*e->question || !strstr(e->question, ". True or false: "))
+                fail_msg("%s example %d: question without the query sentence: %.80s", path, i, e->question);
+            size_t ql = strlen(e->question);
+            if (e->question[ql - 1] != '.') fail_msg("%s example %d: question does not end with '.'", path, i);
+            if (e->n_steps != 6) fail_msg("%s example %d: %d steps, expected 6 (5 hops)", path, i, e->n_steps);
+            for (int k = 0; k < e->n_steps; k++)
+                if (!*e->steps[k]) fail_msg("%s example %d: step %d is empty", path, i, k);
+        }
+        assert_int_equal(n_true + n_false, set.n); /* every answer is True or False */
+        assert_int_equal(n_true, want_true[sp]);
+        if (sp == PRONTOQA_TEST) {
+            /* the example of the paper's Appendix A.1 */
+            const prontoqa_example *e = &set.ex[0];
+            assert_string_equal(e->steps[5], "Stella is floral.");
+            assert_string_equal(e->answer, "False");
+        }
+        if (sp == PRONTOQA_TRAIN) {
+            const prontoqa_example *e = &set.ex[0];
+            assert_true(!strncmp(e->question, "Numpuses are not wooden. Vumpuses are lempuses.", 47));
+            assert_string_equal(e->steps[0], "Max is a vumpus. Each vumpus is a brimpus.");
+            assert_string_equal(e->steps[5], "Max is not wooden.");
+            assert_string_equal(e->answer, "True");
+        }
+        prontoqa_set_free(&set);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format_corners),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_locate),
+        cmocka_unit_test(test_real_files),
+    };
+    return cmocka_run_group_tests_name("prontoqa", tests, setup, teardown);
+}
