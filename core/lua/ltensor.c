@@ -5,6 +5,7 @@
  *   t:shape() t:numel() t:dtype() t:totable() t:item() t:get(i, ...) t:set(v, i, ...)
  *   t:matmul(u) t:clone() t:sum() t:mean() t:norm() t:argmax() t:max()
  *   t:dot(u) t:cosine(u) t:row(i) -- 1-based indices, like Lua
+ *   t:matmul(u, true) (t x u^T)   t:log_softmax()   t:topk(k)   -- for probes (issue 15)
  */
 #include <math.h>
 #include <stdlib.h>
@@ -480,26 +481,96 @@ static int t_argmax(lua_State *L) {
     return 2;
 }
 
-/* t:matmul(u): [.., K] x [K, N] -> [.., N] (2-D u), through the BLIS wrapper. */
+/* t:matmul(u [, transpose]): [.., K] x [K, N] -> [.., N] (2-D u), through the
+ * BLIS wrapper. With transpose = true, u is [N, K] and the product is t x u^T:
+ * e.g. thoughts [n, d] x the token embedding wte [V, d] = the LM head's logits. */
 static int t_matmul(lua_State *L) {
     LCOCO_ENTER(L);
     coco_tensor *a = check_f32(L, 1), *b = check_f32(L, 2);
+    int tb = lua_toboolean(L, 3);
     char s1[96], s2[96];
-    if (a->ndim < 1 || b->ndim != 2 || coco_tensor_cols(a) != b->shape[0])
-        return lcoco_errorf(L, "matmul: cannot multiply %s by %s", coco_shape_str(a, s1, sizeof s1), coco_shape_str(b, s2, sizeof s2));
+    int64_t K = b->ndim == 2 ? b->shape[tb ? 1 : 0] : -1, N = b->ndim == 2 ? b->shape[tb ? 0 : 1] : -1;
+    if (a->ndim < 1 || b->ndim != 2 || coco_tensor_cols(a) != K)
+        return lcoco_errorf(L, "matmul: cannot multiply %s by %s%s", coco_shape_str(a, s1, sizeof s1),
+                            coco_shape_str(b, s2, sizeof s2), tb ? " transposed" : "");
     int64_t shape[COCO_MAX_DIMS];
     memcpy(shape, a->shape, sizeof shape);
     int nd = a->ndim;
-    if (nd == 1) {
-        shape[0] = b->shape[1];
-    } else {
-        shape[nd - 1] = b->shape[1];
-    }
+    shape[nd - 1] = N;
     coco_tensor *c = coco_tensor_new(COCO_F32, nd, shape);
-    int64_t M = coco_tensor_rows(a), K = b->shape[0], N = b->shape[1];
-    coco_sgemm(0, 0, M, N, K, 1.0f, coco_f32(a), K, coco_f32(b), N, 0.0f, coco_f32(c), N);
+    int64_t M = coco_tensor_rows(a);
+    if (nd == 1) M = 1;
+    coco_sgemm(0, tb, M, N, K, 1.0f, coco_f32(a), K, coco_f32(b), tb ? K : N, 0.0f, coco_f32(c), N);
     lcoco_push_tensor(L, c);
     return 1;
+}
+
+/* t:log_softmax() -> a new f32 tensor of t's shape: log softmax along the last
+ * dimension (max-shifted, accumulated in double), for token log-probabilities. */
+static int t_log_softmax(lua_State *L) {
+    LCOCO_ENTER(L);
+    coco_tensor *t = check_f32(L, 1);
+    if (t->ndim < 1 || t->numel == 0) return lcoco_errorf(L, "log_softmax of an empty tensor");
+    int64_t V = t->shape[t->ndim - 1], R = t->numel / V;
+    coco_tensor *r = coco_tensor_new(COCO_F32, t->ndim, t->shape);
+    const float *x = coco_f32(t);
+    float *y = coco_f32(r);
+    for (int64_t i = 0; i < R; i++) {
+        const float *xi = x + i * V;
+        float mx = xi[0];
+        for (int64_t j = 1; j < V; j++)
+            if (xi[j] > mx) mx = xi[j];
+        double s = 0;
+        for (int64_t j = 0; j < V; j++) s += exp((double)xi[j] - mx);
+        double lse = mx + log(s);
+        for (int64_t j = 0; j < V; j++) y[i * V + j] = (float)((double)xi[j] - lse);
+    }
+    lcoco_push_tensor(L, r);
+    return 1;
+}
+
+/* t:topk(k) -> indices, values: the k largest entries along the last dimension,
+ * largest first, ties to the lower index (as argmax); indices 1-based. A 1-D t
+ * gives two lists of min(k, n); a t with more dimensions gives one such pair of
+ * lists per row of the last dimension (leading dimensions flattened). */
+static int t_topk(lua_State *L) {
+    coco_tensor *t = check_f32(L, 1);
+    lua_Integer k = luaL_checkinteger(L, 2);
+    if (k < 1) return luaL_argerror(L, 2, "k must be >= 1");
+    if (t->ndim < 1 || t->numel == 0) return lcoco_errorf(L, "topk of an empty tensor");
+    int64_t V = t->shape[t->ndim - 1], R = t->numel / V;
+    int64_t kk = k < V ? k : V;
+    int64_t *best = malloc(sizeof(int64_t) * (size_t)kk);
+    if (!best) return lcoco_errorf(L, "topk: out of memory");
+    lua_createtable(L, t->ndim == 1 ? (int)kk : (int)R, 0);
+    lua_createtable(L, t->ndim == 1 ? (int)kk : (int)R, 0);
+    int ii = lua_gettop(L) - 1, vi = lua_gettop(L);
+    for (int64_t i = 0; i < R; i++) {
+        const float *x = coco_f32(t) + i * V;
+        int64_t n = 0; /* insertion into a sorted list of at most kk: O(V kk), kk small */
+        for (int64_t j = 0; j < V; j++) {
+            if (n == kk && !(x[j] > x[best[n - 1]])) continue;
+            int64_t p = n < kk ? n++ : kk - 1;
+            while (p > 0 && x[j] > x[best[p - 1]]) best[p] = best[p - 1], p--;
+            best[p] = j;
+        }
+        if (t->ndim > 1) {
+            lua_createtable(L, (int)kk, 0);
+            lua_createtable(L, (int)kk, 0);
+        }
+        for (int64_t q = 0; q < kk; q++) {
+            lua_pushinteger(L, best[q] + 1);
+            lua_rawseti(L, t->ndim > 1 ? -3 : ii, q + 1);
+            lua_pushnumber(L, x[best[q]]);
+            lua_rawseti(L, t->ndim > 1 ? -2 : vi, q + 1);
+        }
+        if (t->ndim > 1) {
+            lua_rawseti(L, vi, i + 1);
+            lua_rawseti(L, ii, i + 1);
+        }
+    }
+    free(best);
+    return 2;
 }
 
 static int t_close(lua_State *L) { return t_gc(L); }
@@ -515,6 +586,7 @@ void lcoco_open_tensor(lua_State *L) {
                                  {"item", t_item},     {"get", t_get},     {"set", t_set},     {"clone", t_clone},
                                  {"row", t_row},       {"sum", t_sum},     {"mean", t_mean},   {"norm", t_norm},
                                  {"dot", t_dot},       {"cosine", t_cosine}, {"argmax", t_argmax}, {"matmul", t_matmul},
+                                 {"log_softmax", t_log_softmax}, {"topk", t_topk},
                                  {"close", t_close},   {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__gc", t_gc}, {"__close", t_close}, {"__tostring", t_tostring}, {"__len", t_len}, {NULL, NULL}};
     lcoco_newclass(L, LCOCO_TENSOR, m, meta);

@@ -7,29 +7,46 @@
 -- this gnuplot has it, else png (libgd); svg is built in.
 local F = {}
 
+-- A figure's size ("w,h" pixels) and font default to 900,520 and "sans,10";
+-- render's opts may change them.
 local HEADER = [[
 # %s
 # Rendered by coconut from CSV files; re-render with:
 #   gnuplot -c %s <out.png> <out.svg>      (working directory: the run directory)
+]]
+
+local SETUP = [[
 set datafile separator comma
 set datafile missing "nan"
 set key outside right top
 set grid
-if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) { set terminal pngcairo noenhanced size 900,520 font "sans,10" } else { set terminal png noenhanced size 900,520 }
+]]
+
+local PNG = [[if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) { set terminal pngcairo noenhanced size %s font "%s" } else { set terminal png noenhanced size %s }
 set output ARG1
 ]]
 
-local FOOTER = [[
-set terminal svg noenhanced size 900,520 dynamic font "sans,10"
+local SVG = [[set terminal svg noenhanced size %s dynamic font "%s"
 set output ARG2
-replot
-unset output
 ]]
 
-local function render(dir, name, body, title)
+-- render(dir, name, body, title [, opts]): writes <dir>/figures/<name>.gp and
+-- renders .png and .svg. opts: size ("900,520"), font ("sans,10"), panels
+-- (true for a body that draws several plots, e.g. `set multiplot`: the body is
+-- run once per terminal, after a `reset`, instead of `replot` for the svg).
+local function render(dir, name, body, title, opts)
+  opts = opts or {}
+  local size, font = opts.size or "900,520", opts.font or "sans,10"
   assert(coconut.fs.mkdir(dir .. "/figures"))
   local gp = "figures/" .. name .. ".gp"
-  local text = string.format(HEADER, title, gp) .. body .. FOOTER
+  local text
+  if opts.panels then
+    text = string.format(HEADER, title, gp) .. string.format(PNG, size, font, size) .. SETUP .. body
+      .. "unset output\nreset\n" .. string.format(SVG, size, font) .. SETUP .. body .. "unset output\n"
+  else
+    text = string.format(HEADER, title, gp) .. SETUP .. string.format(PNG, size, font, size) .. body
+      .. string.format(SVG, size, font) .. "replot\nunset output\n"
+  end
   assert(coconut.fs.write(dir .. "/" .. gp, text))
   -- Render to temp names and rename, so a failed render leaves no half image.
   local png, svg = "figures/" .. name .. ".png", "figures/" .. name .. ".svg"

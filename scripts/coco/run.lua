@@ -18,6 +18,9 @@
 -- example), summary.csv (per epoch and split), probes/<probe>.csv,
 -- checkpoints/{last,best}/, figures/. Every file is written atomically or
 -- appended row by row; --resume continues from checkpoints/last.
+-- With --analysis_k (R.analysis_sweep) the best checkpoint then scores the test
+-- split once per thought count k: analysis_k.csv, analysis/eval.csv and
+-- analysis/probes/<probe>.csv.
 -- eval.csv counts per question (paper.md §1): new_tokens = generated tokens
 -- other than markers and pauses (eos is never part of the output), thoughts =
 -- continuous thoughts (0 for pause-as-thought slots, which are prompt tokens);
@@ -40,6 +43,12 @@ local SUMMARY = {"split", "epoch", "stage", "train_loss", "accuracy", "n", "epoc
 -- shortest-path frontier at depth k + 1 (frontier_acc) / in the BFS frontier
 -- there (bfs_acc). summary.csv's stage_accuracy is frontier_acc at k = stage.
 local STAGE_ACC = {"split", "epoch", "stage", "k", "frontier_acc", "bfs_acc", "n"}
+-- analysis_k.csv (--analysis_k): one row per pass of the sweep over the test
+-- split: k thoughts before a forced <|end-latent|> (mode "sweep"), or, for a
+-- method that does not think (CoT, No-CoT, ...), its one ordinary pass (mode
+-- "reference", k = 0); accuracy, and the means of new tokens and thoughts.
+local ANALYSIS = {"k", "mode", "n", "accuracy", "new_tokens", "thoughts"}
+R.ANALYSIS_COLUMNS = ANALYSIS
 
 local function join(dir, name) return dir .. "/" .. name end
 
@@ -125,9 +134,146 @@ function R.count_new_tokens(new, special)
   return n
 end
 
+-- ------------------------------------------------------------------ probe helpers
+-- Host functions a Lua probe finds in its event (plugins/README.md, "Host
+-- functions for Lua probes"). They run the model, so they exist only while the
+-- evaluation that made the event does.
+
+-- The ids the model consumed before its first generated token: the eval
+-- prompt, then, when it thinks, its k latent slots (followed by
+-- <|end-latent|> when the prompt opened latent mode with <|start-latent|>, as
+-- generate does; marker-less thoughts follow the question directly).
+function R.consumed_prefix(ctx, prompt, k)
+  local sp, ids = ctx.special, {}
+  for i = 1, #prompt do ids[i] = prompt[i] end
+  if ids[#ids] == sp.start then
+    for _ = 1, k do ids[#ids + 1] = sp.latent end
+    ids[#ids + 1] = sp.end_
+  elseif ctx.markerless and k > 0 then
+    for _ = 1, k do ids[#ids + 1] = sp.latent end
+  end
+  return ids
+end
+
+-- The tied LM head: the token embedding wte.weight [V, d] (logits = h W^T).
+local function lm_head(ctx)
+  local W = ctx.model:params()["wte.weight"]
+  if not W then error("the model has no wte.weight (the tied LM head)", 0) end
+  return W
+end
+
+-- seqs: a list of token-id lists s. Returns, for each s, the list of
+-- log p(s_i | prefix, s_<i) (natural log), teacher-forced: one forward over
+-- prefix ++ s through the training forward (the latent passes when prefix has
+-- thought slots, as R.frontier_accuracy), eval_batch sequences per forward.
+-- Only the hidden states are kept ([B, T, d]); each scored position's logits
+-- are h W^T through the tied head, so a GPT-2 vocabulary costs no [B, T, V].
+function R.continuation_logprob(ctx, prefix, seqs)
+  local sp, m = ctx.special, ctx.model
+  local W = lm_head(ctx)
+  local V = W:shape()[1]
+  local res = {}
+  local bs = math.max(1, (ctx.opts and ctx.opts.eval_batch) or 32)
+  for first = 1, #seqs, bs do
+    local items = {}
+    for i = first, math.min(#seqs, first + bs - 1) do
+      local s = seqs[i]
+      if type(s) ~= "table" then error(string.format("continuation_logprob: sequence %d is a %s, not a list of token ids", i, type(s)), 2) end
+      local ids = {}
+      for q = 1, #prefix do ids[q] = prefix[q] end
+      for q, t in ipairs(s) do
+        if math.type(t) ~= "integer" or t < 0 or t >= V then
+          error(string.format("continuation_logprob: sequence %d, token %d: %s is not a token id in [0, %d)", i, q, tostring(t), V), 2)
+        end
+        ids[#ids + 1] = t
+      end
+      items[#items + 1] = {input_ids = ids}
+    end
+    local batch = coconut.collate(items, {latent_id = sp.latent, pad_id = sp.eos, start_id = sp.start,
+                                          markers = not ctx.markerless})
+    local out <close> = m:forward(batch, {logits = false, grad = false})
+    for j, it in ipairs(items) do
+      local s, lp = seqs[first + j - 1], {}
+      if #s > 0 then
+        -- collate pads rows (left, so that first thoughts align, then right): row
+        -- j's ids sit in the columns up to its last unmasked one
+        local base = R.last_column(batch, j) - #it.input_ids
+        local H = out.hidden:row(j) -- [T, d]
+        for i = 1, #s do
+          -- the hidden state at the position before s_i predicts it
+          lp[i] = H:row(base + #prefix + i - 1):matmul(W, true):log_softmax():get(s[i] + 1)
+        end
+      end
+      res[first + j - 1] = lp
+    end
+  end
+  return res
+end
+
+-- thoughts: Tensor [n, d] (continuous thoughts, after ln_f). Returns per
+-- thought the topk tokens of softmax(W h): {{id=, token=, prob=}, ...} (ids
+-- 0-based, largest first).
+function R.decode_thoughts(ctx, thoughts, topk)
+  local out = {}
+  if not thoughts or thoughts:shape()[1] == 0 then return out end
+  local idx, val = thoughts:matmul(lm_head(ctx), true):log_softmax():topk(topk)
+  for i = 1, #idx do
+    local row = {}
+    for r = 1, #idx[i] do
+      local id = idx[i][r] - 1
+      row[r] = {id = id, token = ctx.layout.tok:decode({id}), prob = math.exp(val[i][r])}
+    end
+    out[i] = row
+  end
+  return out
+end
+
+-- Adds the host functions to a probe event (ev.k, ev.style, ev.encode,
+-- ev.continuation_logprob, ev.decode_thoughts); prompt: the eval prompt, k:
+-- the thought count the event reports (the sweep's k; for pause-as-thought
+-- slots, which are prompt tokens, nth = 0 thoughts were generated), nth: the
+-- continuous thoughts generated. Results of continuation_logprob are cached
+-- per sequence for the event, so several probes asking for the same
+-- continuations share one forward.
+function R.probe_host(ctx, ev, prompt, k, nth)
+  nth = nth or k
+  ev.k = k
+  ev.style = ctx.layout.style_name
+  ev.encode = function(text) return ctx.layout.tok:encode(text) end
+  local cache, prefix = {}, nil
+  ev.continuation_logprob = function(seqs)
+    if type(seqs) ~= "table" then error("continuation_logprob: expected a list of token-id lists", 2) end
+    prefix = prefix or R.consumed_prefix(ctx, prompt, nth)
+    local res, todo, keys = {}, {}, {}
+    for i, s in ipairs(seqs) do
+      local key = type(s) == "table" and table.concat(s, ",") or tostring(s)
+      keys[i] = key
+      if not cache[key] and not todo[key] then todo[key] = true; todo[#todo + 1] = s end
+    end
+    if #todo > 0 then
+      local lps = R.continuation_logprob(ctx, prefix, todo)
+      for i, s in ipairs(todo) do cache[table.concat(s, ",")] = lps[i] end
+    end
+    for i = 1, #seqs do res[i] = cache[keys[i]] end
+    return res
+  end
+  ev.decode_thoughts = function(topk)
+    topk = topk or 5
+    if math.type(topk) ~= "integer" or topk < 1 then error("decode_thoughts: topk must be an integer >= 1", 2) end
+    if nth > 0 and not ev.thoughts then
+      error("decode_thoughts: the thoughts were not collected; the probe's wants() must return {thoughts = true}", 2)
+    end
+    return R.decode_thoughts(ctx, ev.thoughts, topk)
+  end
+  return ev
+end
+
 -- Greedy generation over a split; returns accuracy, rows written, seconds.
 -- ctx.fixed_thoughts (optional): every prompt with markers gets exactly this
--- many thoughts instead of the curriculum's plan.
+-- many thoughts instead of the curriculum's plan. With ctx.fixed_final_stage
+-- (the analysis sweep) every prompt takes the curriculum's final-stage layout
+-- with exactly ctx.fixed_thoughts thoughts (0 included), whatever the stage of
+-- the checkpoint.
 function R.evaluate(ctx, split, examples, epoch, stage, eval_csv)
   local o, m, lay = ctx.opts, ctx.model, ctx.layout
   local t0 = coconut.time()
@@ -146,7 +292,12 @@ function R.evaluate(ctx, split, examples, epoch, stage, eval_csv)
     for i = first, last do
       local ex = examples[i]
       local plan = ctx.curriculum:eval_plan(stage, #ex.steps)
-      if ctx.fixed_thoughts and plan.n_latent > 0 then plan.n_latent = ctx.fixed_thoughts end
+      if ctx.fixed_thoughts and ctx.fixed_final_stage then
+        plan = ctx.curriculum:eval_plan(ctx.curriculum:num_stages() - 1, #ex.steps)
+        plan.n_latent = ctx.fixed_thoughts
+      elseif ctx.fixed_thoughts and plan.n_latent > 0 then
+        plan.n_latent = ctx.fixed_thoughts
+      end
       local ids, k = lay:eval_prompt(ex, plan)
       prompts[#prompts + 1] = ids
       planned[#planned + 1] = k
@@ -180,6 +331,9 @@ function R.evaluate(ctx, split, examples, epoch, stage, eval_csv)
         local ev = {split = split, epoch = epoch, stage = stage, index = i - 1, question = ex.question, gold = ex.answer,
                     prediction = pred, output_text = out_text, correct = ok, meta_json = ex.meta_json,
                     thoughts = extra and extra[j].thoughts, logits = extra and extra[j].logits, tokens = new, token_text = tt}
+        -- the sweep's k for pause-as-thought slots (prompt tokens, 0 planned) too
+        local k = (ctx.fixed_thoughts and ctx.fixed_final_stage) and ctx.fixed_thoughts or nth
+        R.probe_host(ctx, ev, prompt_ids[j], k, nth)
         for _, p in ipairs(ctx.probes) do
           for _, row in ipairs(p.plugin:on_example(ev)) do
             local r = {split, epoch, stage}
@@ -266,11 +420,107 @@ local function score_best(ctx, dir, state, evalcsv, summary)
   return true
 end
 
+-- ------------------------------------------------------------------ analysis sweep
+
+-- "0,1,2" -> {0, 1, 2}: distinct thought counts >= 0, ascending.
+function R.parse_k_list(text)
+  local ks, seen = {}, {}
+  for x in tostring(text):gmatch("[^,%s]+") do
+    local k = math.tointeger(tonumber(x))
+    if not k or k < 0 then
+      error(string.format("--analysis_k: '%s' is not a thought count (expected integers >= 0, comma-separated, e.g. 0,1,2,3,4,5,6)", x), 0)
+    end
+    if not seen[k] then seen[k] = true; ks[#ks + 1] = k end
+  end
+  if #ks == 0 then error("--analysis_k: no thought counts in '" .. tostring(text) .. "'", 0) end
+  table.sort(ks)
+  return ks
+end
+
+-- The analysis of paper.md §5 (Fig 5, 7-9), run after training with the best
+-- checkpoint: the test split once per k in ks with exactly k thoughts and a
+-- forced <|end-latent|> (k = 0 included: question <|start-latent|>
+-- <|end-latent|>; marker-less: k thoughts after the question), the model then
+-- continuing in language, all through R.evaluate (ctx.fixed_thoughts with
+-- the curriculum's final-stage layout). A method whose prompts do not think
+-- gets one ordinary pass, its reference accuracy (mode "reference", k = 0).
+-- Probes: ctx.probes and ctx.analysis_probes, each once; they see ev.k.
+-- Files, each written whole (temp + rename; analysis_k.csv last, so its
+-- presence marks a finished sweep and an interrupted one is redone):
+--   <dir>/analysis_k.csv                    ANALYSIS columns, one row per pass
+--   <dir>/analysis/eval.csv                 eval.csv's columns, split "test", k per row
+--   <dir>/analysis/probes/<probe>.csv       split, epoch, stage, then the probe's columns
+-- state.analysis records what was swept (ks and probes); returns whether it ran.
+function R.analysis_sweep(ctx, dir, state, ks)
+  local test = ctx.data.test
+  if not test or #test == 0 then
+    P.log("[%s] --analysis_k: no test examples; no analysis", ctx.method)
+    return false
+  end
+  local probes, seen, names = {}, {}, {}
+  for _, list in ipairs{ctx.probes or {}, ctx.analysis_probes or {}} do
+    for _, p in ipairs(list) do
+      if not seen[p.name] then
+        seen[p.name] = true
+        probes[#probes + 1] = {name = p.name, plugin = p.plugin}
+        names[#names + 1] = p.name
+      end
+    end
+  end
+  local key = table.concat(ks, ",") .. (ctx.thinks and "" or " reference") .. " | " .. table.concat(names, ",")
+  if state.analysis == key and coconut.fs.exists(join(dir, "analysis_k.csv")) then return false end
+  local t0 = coconut.time()
+  local best = assert(coconut.gpt2.load(join(dir, "checkpoints/best/model.safetensors")))
+  local best_state = assert(coconut.json.read(join(dir, "checkpoints/best/state.json")))
+  best:train(false)
+  local adir = join(dir, "analysis")
+  assert(coconut.fs.mkdir(adir))
+  if #probes > 0 then assert(coconut.fs.mkdir(join(adir, "probes"))) end
+  for _, p in ipairs(probes) do
+    local cols = {"split", "epoch", "stage"}
+    for _, c in ipairs(p.plugin:columns()) do cols[#cols + 1] = c end
+    p.csv = assert(coconut.csv.open(join(adir, "probes/" .. p.name .. ".csv"), cols))
+  end
+  local evalcsv = assert(coconut.csv.open(join(adir, "eval.csv"), EVAL))
+  local acsv = assert(coconut.csv.open(join(dir, "analysis_k.csv"), ANALYSIS))
+  local trained, trained_probes = ctx.model, ctx.probes
+  ctx.model, ctx.probes = best, probes
+  for _, k in ipairs(ctx.thinks and ks or {0}) do
+    if ctx.thinks then ctx.fixed_thoughts, ctx.fixed_final_stage = k, true end
+    local sum = {n = 0, tok = 0, th = 0}
+    -- eval rows go to analysis/eval.csv; their token counts are summed on the way
+    local rows = {row = function(_, r)
+      sum.n, sum.tok, sum.th = sum.n + 1, sum.tok + r.new_tokens, sum.th + r.thoughts
+      evalcsv:row(r)
+    end}
+    local acc, secs = R.evaluate(ctx, "test", test, best_state.epoch, best_state.stage, rows)
+    acsv:row{k = k, mode = ctx.thinks and "sweep" or "reference", n = sum.n, accuracy = acc,
+             new_tokens = sum.n > 0 and sum.tok / sum.n or 0, thoughts = sum.n > 0 and sum.th / sum.n or 0}
+    if ctx.thinks then
+      P.log("[%s] analysis: k = %d thoughts, test accuracy %.3f (%d ex, %s)", ctx.method, k, acc, sum.n, P.fmt_time(secs))
+    else
+      P.log("[%s] analysis: reference pass (no thoughts), test accuracy %.3f (%d ex, %s)", ctx.method, acc, sum.n,
+        P.fmt_time(secs))
+    end
+  end
+  ctx.fixed_thoughts, ctx.fixed_final_stage = nil, nil
+  ctx.model, ctx.probes = trained, trained_probes
+  for _, p in ipairs(probes) do assert(p.csv:close()) end
+  assert(evalcsv:close())
+  assert(acsv:close())
+  best:close()
+  state.analysis = key
+  state.score_wall = (state.score_wall or 0) + (coconut.time() - t0)
+  return true
+end
+
 -- ------------------------------------------------------------------ training
 
 function R.run(ctx)
   local o = ctx.opts
   local dir = ctx.dir
+  -- the analysis sweep's thought counts, checked before any training
+  local analysis_ks = (o.analysis_k and o.analysis_k ~= "") and R.parse_k_list(o.analysis_k) or nil
   assert(coconut.fs.mkdir(dir))
   ctx.layout = Layout.new(ctx.tok, ctx.special, ctx.style or "words")
   local m = ctx.model
@@ -461,6 +711,9 @@ function R.run(ctx)
   if already then P.log("[%s] already finished (best epoch %d); nothing to train", ctx.method, state.best_epoch) end
   if score_best(ctx, dir, state, evalcsv, summary) or not already then
     state.finished = true
+    assert(coconut.json.write(join(dir, "checkpoints/last/state.json"), state))
+  end
+  if analysis_ks and R.analysis_sweep(ctx, dir, state, analysis_ks) then
     assert(coconut.json.write(join(dir, "checkpoints/last/state.json"), state))
   end
   assert(metrics:close()); assert(evalcsv:close()); assert(summary:close())

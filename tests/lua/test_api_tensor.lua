@@ -59,3 +59,30 @@ T.test("closed tensors refuse use", function()
   T.raises(function() t:numel() end, "tensor was closed")
   do local u <close> = tensor.zeros({1}) end
 end)
+
+T.test("matmul with u transposed, log_softmax and topk (the probes' LM-head helpers)", function()
+  local a, w = tensor.randn({3, 5}, 11), tensor.randn({4, 5}, 12) -- w [N, K] as the token embedding [V, d]
+  local c = a:matmul(w, true)
+  T.eq(c:shape()[1], 3); T.eq(c:shape()[2], 4)
+  for i = 1, 3 do for j = 1, 4 do
+    local s = 0
+    for k = 1, 5 do s = s + a:get(i, k) * w:get(j, k) end
+    T.near(c:get(i, j), s, 1e-4, string.format("(%d,%d)", i, j))
+  end end
+  local v = a:row(1):matmul(w, true) -- a 1-D vector times w^T
+  T.eq(#v:shape(), 1); T.near(v:get(4), c:get(1, 4), 1e-5)
+  T.raises(function() a:matmul(tensor.randn({4, 6}, 1), true) end, "by [4,6] f32 transposed")
+  -- log_softmax: rows sum to one in probability, differences of logits kept
+  local l = tensor.from({{1, 2, 3}, {1000, 1000, 1000}})
+  local ls = l:log_softmax()
+  local z = math.log(math.exp(1) + math.exp(2) + math.exp(3))
+  T.near(ls:get(1, 3), 3 - z, 1e-6); T.near(ls:get(1, 1), 1 - z, 1e-6)
+  T.near(ls:get(2, 2), -math.log(3), 1e-6, "large logits do not overflow")
+  -- topk: largest first, ties to the lower index, per row for 2-D, k capped at the size
+  local idx, val = tensor.from({0.5, 3, 3, -1, 2}):topk(3)
+  T.eq(#idx, 3); T.eq(idx[1], 2); T.eq(idx[2], 3); T.eq(idx[3], 5); T.eq(val[3], 2.0)
+  idx, val = tensor.from({{1, 9, 5}, {7, 0, 8}}):topk(5)
+  T.eq(#idx, 2); T.eq(#idx[1], 3)
+  T.eq(table.concat(idx[1], ","), "2,3,1"); T.eq(table.concat(idx[2], ","), "3,1,2"); T.eq(val[2][1], 8.0)
+  T.raises(function() l:topk(0) end, "k must be >= 1")
+end)
