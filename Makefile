@@ -2,7 +2,10 @@
 #
 #   make            libcoconut.a/.so and the coconut binary (installs missing Debian packages first)
 #   make test       build and run every test; last line "N passed, N failed"
-#   make sanitize   C tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make sanitize   C tests, the Lua suite, the bad-input table and a quick experiment under
+#                   AddressSanitizer (leaks included) + UndefinedBehaviorSanitizer
+#   make fuzz       libFuzzer harnesses (tests/fuzz/) under ASan + UBSan, FUZZ_SECONDS each (default 20);
+#                   installs clang and libfuzzer-14-dev
 #   make bench      benchmarks (GEMM, ...), ratios against reference runs
 #   make run        the default experiment: build/coconut run experiments/prosqa_k6.lua $(ARGS)
 #   make figures    RUN=<results dir>: the paper's figures and Table 1 from its CSVs (experiments/figures/paper.lua)
@@ -34,6 +37,11 @@ LUA_OBJ  := $(LUA_SRC:core/lua/%.c=$(BUILD)/obj/lua/%.o)
 HEADERS  := $(wildcard core/coconut/*.h) $(wildcard core/*.h)
 CTEST_SRC := $(sort $(wildcard tests/c/test_*.c))
 CTESTS   := $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
+# Fuzz harnesses (tests/fuzz/fuzz_*.c): replayed over their seeds and kept
+# reproducers by `make test` (built with $(CC) and tests/fuzz/replay.c), run
+# under libFuzzer by `make fuzz` (built with clang, see below).
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
 BENCHES  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
@@ -63,7 +71,7 @@ PLUGIN_LIBS   = $(shell pkg-config --libs jansson 2>/dev/null) -lm $(LIBS_EXTRA)
 WHOLE    = -Wl,--whole-archive $(BUILD)/libcoconut.a -Wl,--no-whole-archive -Wl,--export-dynamic
 
 PHONY_EXTRA := bench-deps
-.PHONY: all deps bench-deps test ctest sanitize san-run bench install uninstall clean run plugins test-plugins figures
+.PHONY: all deps bench-deps fuzz-deps test ctest sanitize san-run fuzz bench install uninstall clean run plugins test-plugins figures
 all: deps $(BUILD)/libcoconut.a $(BUILD)/libcoconut.so $(BUILD)/coconut $(PLUGINS)
 
 plugins: $(PLUGINS)
@@ -153,11 +161,18 @@ $(BUILD)/tests/%: tests/c/%.c tests/c/testutil.h tests/c/testplugins.h $(BUILD)/
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DCOCO_BUILD_DIR='"$(BUILD)"' -Itests/c $< -o $@ $(WHOLE) $(LIBS_ALL) -lcmocka
 
-ctest: all $(CTESTS) $(TEST_PLUGINS)
-	@COCONUT_BIN=$(BUILD)/coconut sh tests/run_tests.sh c $(CTESTS)
+# A fuzz harness replayed without libFuzzer; those that #include a plugin's
+# source rebuild with it, like the C tests.
+$(foreach t,$(FUZZ_SRC),$(eval $(t:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%): $(shell sed -n 's|^#include "\.\./\.\./\(plugins/[^"]*\.c\)"|\1|p' $(t))))
+$(BUILD)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzz.h tests/fuzz/fuzz_dataset.h $(LUA_OBJ) $(BUILD)/libcoconut.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/fuzz $< tests/fuzz/replay.c -o $@ $(LUA_OBJ) $(WHOLE) $(LIBS_ALL)
 
-test: all $(CTESTS) $(TEST_PLUGINS)
-	@COCONUT_BIN=$(BUILD)/coconut sh tests/run_tests.sh all $(CTESTS)
+ctest: all $(CTESTS) $(TEST_PLUGINS) $(FUZZ_REPLAY)
+	@COCONUT_BIN=$(BUILD)/coconut sh tests/run_tests.sh c $(CTESTS) $(FUZZ_REPLAY)
+
+test: all $(CTESTS) $(TEST_PLUGINS) $(FUZZ_REPLAY)
+	@COCONUT_BIN=$(BUILD)/coconut sh tests/run_tests.sh all $(CTESTS) $(FUZZ_REPLAY)
 
 # Sanitizer build: separate object tree, same tests.
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -165,9 +180,58 @@ sanitize: deps
 	$(MAKE) BUILD=$(BUILD)/san OPT="-O1 -march=native $(SAN_FLAGS)" LIBS_EXTRA="$(SAN_FLAGS)" san-run
 
 # Everything `all` builds, in the sanitizer tree: the plugin test installs it.
-san-run: $(BUILD)/libcoconut.a $(BUILD)/libcoconut.so $(BUILD)/coconut $(PLUGINS) $(TEST_PLUGINS) $(CTESTS)
+# The Lua suite, the bad-input table and a quick prosqa_k6 run use the
+# sanitized coconut (every coconut the tests start is that binary): a leak
+# makes a process exit with LeakSanitizer's status, so it fails its test.
+# COCONUT_SANITIZED tells tests that measure RSS that ASan's quarantine holds
+# freed memory.
+# The Lua plugins (plugins/<kind>/*.lua), which an in-tree binary finds in
+# <exe>/../plugins, are linked into the sanitized tree's plugin directory:
+# <exe>/../plugins is build/plugins for build/san/coconut.
+$(BUILD)/plugins/%.lua: plugins/%.lua
+	@mkdir -p $(dir $@)
+	ln -sf $(CURDIR)/$< $@
+
+san-run: $(BUILD)/libcoconut.a $(BUILD)/libcoconut.so $(BUILD)/coconut $(PLUGINS) $(TEST_PLUGINS) $(CTESTS) $(FUZZ_REPLAY) \
+         $(PLUGIN_LUA:plugins/%=$(BUILD)/plugins/%)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  sh tests/run_tests.sh c $(CTESTS)
+	  COCONUT_SANITIZED=1 COCONUT_BIN=$(BUILD)/coconut COCONUT_QUICK_EXPERIMENT=1 sh tests/run_tests.sh all $(CTESTS) $(FUZZ_REPLAY)
+
+# ---------------------------------------------------------------- fuzzing
+# libFuzzer harnesses under AddressSanitizer + UndefinedBehaviorSanitizer:
+#   make fuzz [FUZZ_SECONDS=20] [FUZZ_TARGETS="fuzz_csv fuzz_prosqa"]
+# libcoconut and the Lua bindings are compiled again with clang and coverage
+# instrumentation into $(BUILD)/fuzz/ (OpenMP through GCC's libgomp, as the
+# rest of the build). tests/fuzz/run.sh seeds each corpus (tests/fuzz/corpus/,
+# plus real files found at run time: the fixtures, ../shared/data), runs each
+# harness, prints executions and findings per harness, and copies every
+# finding into tests/fuzz/regress/<harness>/ for `make test` to replay.
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS ?= $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_DEBS  := clang libfuzzer-14-dev
+FUZZ_CC    ?= clang
+FUZZ_SAN    = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=gnu11 -D_GNU_SOURCE -O1 -g -fopenmp=libgomp -fPIC -Icore $(PKG_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_DIR    = $(BUILD)/fuzz
+FUZZ_OBJ    = $(LIB_SRC:core/%.c=$(FUZZ_DIR)/obj/%.o) $(LUA_SRC:core/lua/%.c=$(FUZZ_DIR)/obj/lua/%.o)
+
+fuzz-deps:
+	$(call install_debs,$(FUZZ_DEBS))
+
+# the instrumented objects are intermediates of the harness rule: keep them
+.SECONDARY: $(FUZZ_OBJ)
+
+$(FUZZ_DIR)/obj/%.o: core/%.c $(HEADERS) Makefile | fuzz-deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(foreach t,$(FUZZ_SRC),$(eval $(t:tests/fuzz/%.c=$(FUZZ_DIR)/%): $(shell sed -n 's|^#include "\.\./\.\./\(plugins/[^"]*\.c\)"|\1|p' $(t))))
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/fuzz_dataset.h $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests/fuzz -fsanitize=fuzzer $< -o $@ -Wl,--export-dynamic $(FUZZ_OBJ) \
+	  $(PKG_LIBS) -lcsv -lblis -lm -ldl -lpthread
+
+fuzz: fuzz-deps all $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
+	@sh tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # ---------------------------------------------------------------- benchmarks
 $(BUILD)/bench/%: bench/%.c bench/bench_util.h $(BUILD)/libcoconut.a

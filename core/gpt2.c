@@ -367,6 +367,17 @@ coco_gpt2 *coco_gpt2_load(const char *path) {
             coco_seterr("%s: tensor '%s' has integer dtype %s", path, raw, coco_st_dtype(f, i));
             goto fail;
         }
+        /* A NaN or Inf weight (a checkpoint saved after a diverged step, a
+         * corrupt file) would surface much later as a NaN loss or garbage
+         * output; refuse it here, naming the tensor and the element. */
+        const float *sv = (const float *)src->data;
+        for (int64_t j = 0; j < src->numel; j++)
+            if (!isfinite(sv[j])) {
+                coco_seterr("%s: tensor '%s' holds a non-finite value (%s) at element %lld; the checkpoint is corrupt or "
+                            "was saved after training diverged", path, raw, isnan(sv[j]) ? "NaN" : "Inf", (long long)j);
+                coco_tensor_release(src);
+                goto fail;
+            }
         memcpy(dst->data, src->data, (size_t)dst->numel * 4);
         coco_tensor_release(src);
         seen[k] = 1;

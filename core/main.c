@@ -4,12 +4,17 @@
  *   coconut plugins                      list every plugin found (kind, name, where, doc)
  *   coconut version                      coconut, Lua, BLIS (+ kernels), threads
  *   coconut help | <cmd> --help
+ *
+ * Exit status: 0 success, 1 a script bug (message + Lua traceback), 2 a user
+ * error (coconut.user_error, lerrors.c: one line, no traceback unless
+ * --traceback / COCONUT_TRACEBACK=1) or a bad command line.
  */
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,14 +42,22 @@ static const char *usage_text =
     "  COCONUT_THREADS       threads of the core's pool (default: the CPUs available)\n"
     "  COCONUT_PLUGIN_PATH   extra plugin directories, colon-separated, searched first\n"
     "  COCONUT_HOME          project checkout or install prefix (default: found from the binary)\n"
-    "  COCONUT_BLIS_ARCH     auto | blis | <BLIS configuration>: override the kernel choice\n";
+    "  COCONUT_BLIS_ARCH     auto | blis | <BLIS configuration>: override the kernel choice\n"
+    "  COCONUT_TRACEBACK     1: print a Lua traceback for user errors too (as `run --traceback`)\n"
+    "\n"
+    "exit status: 0 success; 1 a script bug or internal error (message and Lua traceback);\n"
+    "2 a user error (unknown option or preset, bad value, missing or malformed file, bad\n"
+    "plugin name, ...): one line `coconut: <message>` with a hint, no traceback.\n";
 
 static const char *help_run =
-    "usage: coconut run <script.lua> [args...]\n"
+    "usage: coconut run [--traceback] <script.lua> [args...]\n"
     "Runs the script with Lua 5.4. `arg` is set as the lua interpreter sets it\n"
     "(arg[0] = script, arg[1..] = args) and the args are also passed as `...`.\n"
-    "On an error the message (script:line) and a Lua traceback go to stderr and\n"
-    "the exit status is 1.\n"
+    "A user error (raised with coconut.user_error: an unknown option, a bad value,\n"
+    "a missing or malformed file, a bad plugin name) prints `coconut: <message>` on\n"
+    "one line and exits with status 2. Any other error is a bug: the message\n"
+    "(script:line) and a Lua traceback go to stderr and the exit status is 1.\n"
+    "--traceback (or COCONUT_TRACEBACK=1) adds the traceback to user errors too.\n"
     "example: coconut run experiments/prosqa_k6.lua --preset quick\n";
 static const char *help_plugins =
     "usage: coconut plugins\n"
@@ -93,7 +106,21 @@ found:
     }
 }
 
+/* Set by msghandler: the error that ended the script was a user error
+ * (lerrors.c), reported as one line and exit status 2. */
+static int g_user_error = 0;
+/* --traceback / COCONUT_TRACEBACK=1: tracebacks for user errors too. */
+static int g_traceback = 0;
+
 static int msghandler(lua_State *L) {
+    if (lcoco_is_user_error(L, 1)) {
+        g_user_error = 1;
+        const char *um = lcoco_user_error_message(L, 1);
+        if (g_traceback) luaL_traceback(L, L, um, 1);
+        else lua_pushstring(L, um);
+        return 1;
+    }
+    g_user_error = 0;
     const char *msg = lua_tostring(L, 1);
     if (!msg) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
@@ -125,7 +152,17 @@ static lua_State *new_state(void) {
     return L;
 }
 
+static int env_on(const char *name) {
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0 && strcasecmp(v, "no") != 0 && strcasecmp(v, "false") != 0;
+}
+
 static int cmd_run(int argc, char **argv) {
+    g_traceback = env_on("COCONUT_TRACEBACK");
+    if (argc >= 1 && !strcmp(argv[0], "--traceback")) {
+        g_traceback = 1;
+        argc--, argv++;
+    }
     if (argc < 1) {
         fputs(help_run, stderr);
         return 2;
@@ -150,8 +187,10 @@ static int cmd_run(int argc, char **argv) {
     }
     int status = 0;
     if (rc != LUA_OK) {
-        fprintf(stderr, "coconut: %s\n", lua_tostring(L, -1));
-        status = 1;
+        const char *m = lua_tostring(L, -1);
+        fprintf(stderr, "coconut: %s\n", m ? m : "(error without a message)");
+        /* a script file that cannot be read is the user's typo, like a bad option */
+        status = g_user_error || rc == LUA_ERRFILE ? 2 : 1;
     }
     lcoco_current = L;
     lua_close(L);
@@ -172,7 +211,7 @@ static int cmd_plugins(void) {
     int status = 0;
     if (luaL_loadstring(L, code) != LUA_OK || lua_pcall(L, 0, 0, 1) != LUA_OK) {
         fprintf(stderr, "coconut: %s\n", lua_tostring(L, -1));
-        status = 1;
+        status = g_user_error ? 2 : 1;
     }
     lua_close(L);
     return status;
@@ -192,6 +231,13 @@ static int cmd_version(void) {
     return 0;
 }
 
+/* Error handler while the environment is checked, before any Lua state. */
+static void startup_error(const char *msg, void *ud) {
+    (void)ud;
+    fprintf(stderr, "coconut: %s\n", msg);
+    exit(2);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fputs(usage_text, stderr);
@@ -206,8 +252,11 @@ int main(int argc, char **argv) {
         else fputs(usage_text, stdout);
         return 0;
     }
-    /* Validate COCONUT_THREADS / COCONUT_BLIS_ARCH before anything runs. */
+    /* Validate COCONUT_THREADS / COCONUT_BLIS_ARCH before anything runs: a bad
+     * value is the user's (exit 2 with the message), not a crash (abort). */
+    coco_set_error_handler(startup_error, NULL);
     coco_runtime_init();
+    coco_set_error_handler(NULL, NULL);
     if (!strcmp(cmd, "run")) {
         if (want_help) return fputs(help_run, stdout), 0;
         return cmd_run(argc - 2, argv + 2);

@@ -1,5 +1,6 @@
 /* pluginhost.c — plugin options, loader and search path (coconut/pluginhost.h). */
 #include "coconut/pluginhost.h"
+#include "coconut/suggest.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -204,7 +205,13 @@ int coco_options_set(coco_options *o, const char *name, const char *value) {
             if (k) strcat(list, ", ");
             strcat(list, o->e[k].name);
         }
-        coco_seterr("%s: unknown option '%s'; valid options: %s", o->owner, name, list);
+        const char **names = coco_malloc(sizeof *names * (size_t)o->n, "option names");
+        for (int k = 0; k < o->n; k++) names[k] = o->e[k].name;
+        const char *near = coco_closest(name, names, o->n);
+        /* the hint goes last: messages keep their "unknown option 'x'; valid options:" start */
+        coco_seterr("%s: unknown option '%s'; valid options: %s%s%s%s", o->owner, name, list, near ? "; did you mean '" : "",
+                    near ? near : "", near ? "'?" : "");
+        free(names);
         free(list);
         return -1;
     }
@@ -583,6 +590,24 @@ static int ends_with(const char *s, const char *suf) {
     return a >= b && !strcmp(s + a - b, suf);
 }
 
+/* Names of the plugins of one kind (coco_plugin_scan callback), for hints. */
+typedef struct name_list {
+    const char *kind;
+    char **v;
+    int n, cap;
+} name_list;
+
+static void collect_name(void *ud, const char *kind, const char *name, const char *path) {
+    (void)path;
+    name_list *l = ud;
+    if (!kind || strcmp(kind, l->kind) != 0) return;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->v = coco_realloc(l->v, sizeof(char *) * (size_t)l->cap, "plugin names");
+    }
+    l->v[l->n++] = coco_strdup(name);
+}
+
 char *coco_plugin_find(const char *kind, const char *name) {
     if (!name || !*name) coco_fail("coco_plugin_find: empty plugin name");
     if (kind && coco_plugin_kind_parse(kind) < 0)
@@ -626,10 +651,16 @@ char *coco_plugin_find(const char *kind, const char *name) {
         strcat(list, dirs[d]);
     }
     if (!nd) strcpy(list, "no directories: set COCONUT_PLUGIN_PATH or COCONUT_HOME");
-    if (kind)
-        coco_seterr("no %s plugin '%s' (looked for %s/%s%s in: %s)", kind, name, kind, name, has_ext ? "" : ".so|.lua",
-                    list);
-    else
+    if (kind) {
+        /* a typo of an installed plugin's name gets a hint */
+        name_list known = {kind, NULL, 0, 0};
+        coco_plugin_scan(collect_name, &known);
+        const char *near = coco_closest(name, (const char *const *)known.v, known.n);
+        coco_seterr("no %s plugin '%s'%s%s%s (looked for %s/%s%s in: %s)", kind, name, near ? "; did you mean '" : "",
+                    near ? near : "", near ? "'?" : "", kind, name, has_ext ? "" : ".so|.lua", list);
+        for (int k = 0; k < known.n; k++) free(known.v[k]);
+        free(known.v);
+    } else
         coco_seterr("no plugin '%s' of any kind (looked for <kind>/%s%s in: %s)", name, name, has_ext ? "" : ".so|.lua",
                     list);
     free(list);

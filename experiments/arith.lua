@@ -31,12 +31,12 @@ local spec = E.spec{
   {"preset", "string", "cpu", "cpu | quick"},
   {"method", "string", "all", "cot | nocot | icot | coconut_c1 (Coconut, c = 1) | coconut_c2 (Coconut, c = 2) | any other method of coco.experiment | all (cot,nocot,icot,coconut_c1,coconut_c2) | comma-separated list"},
   {"data", "string", "datasets/arith", "unused by training (the problems are generated in memory); the arith plugin's prepare() writes text files there"},
-  {"data_seed", "int", 20241209, "seed of the arith generator"},
-  {"digits", "int", 4, "digits of both operands (4: 4x4)"},
-  {"numbers", "string", "reversed", "how numbers are written: plain (1234, one token per number) | spaced (1 2 3 4) | reversed (4 3 2 1, as iCoT)"},
-  {"arith_train", "int", 8000, "generated training problems"},
-  {"arith_valid", "int", 200, "generated validation problems"},
-  {"arith_test", "int", 500, "generated test problems"},
+  {"data_seed", "int", 20241209, "seed of the arith generator", "[0, inf)"},
+  {"digits", "int", 4, "digits of both operands (4: 4x4)", "[1, 9]"},
+  {"numbers", "string", "reversed", "how numbers are written: plain (1234, one token per number) | spaced (1 2 3 4) | reversed (4 3 2 1, as iCoT)", {"plain", "spaced", "reversed"}},
+  {"arith_train", "int", 8000, "generated training problems", "[1, inf)"},
+  {"arith_valid", "int", 200, "generated validation problems", "[1, inf)"},
+  {"arith_test", "int", 500, "generated test problems", "[1, inf)"},
 }
 
 local presets = {

@@ -93,17 +93,17 @@ local function check_data(o)
     local file = o[split .. "_file"]
     if file ~= "" then
       if not coconut.fs.exists(file) or coconut.fs.isdir(file) then
-        error(string.format("prontoqa: --%s_file %s does not exist", split, file), 0)
+        coconut.user_error(string.format("prontoqa: --%s_file %s does not exist", split, file))
       end
     elseif not (coconut.fs.exists(o.data .. "/" .. split .. ".json") or coconut.fs.exists(o.data .. "/prontoqa_" .. split .. ".json")) then
-      error(string.format("prontoqa: no %s split: %s/%s.json does not exist (nor %s/prontoqa_%s.json). ProntoQA is not "
+      coconut.user_error(string.format("prontoqa: no %s split: %s/%s.json does not exist (nor %s/prontoqa_%s.json). ProntoQA is not "
         .. "generated here: pass --data DIR, a directory with {train,valid,test}.json in the Coconut format "
-        .. "(e.g. --data ../shared/data/prontoqa), or --%s_file FILE", split, o.data, split, o.data, split, split), 0)
+        .. "(e.g. --data ../shared/data/prontoqa), or --%s_file FILE", split, o.data, split, o.data, split, split))
     end
   end
   if o.preset == "paper" and o.model_path == "" then
-    error("prontoqa: --preset paper fine-tunes pretrained GPT-2: pass --model_path (HF model.safetensors, config.json "
-      .. "beside it) and --gpt2_vocab / --gpt2_merges", 0)
+    coconut.user_error("prontoqa: --preset paper fine-tunes pretrained GPT-2: pass --model_path (HF model.safetensors, config.json "
+      .. "beside it) and --gpt2_vocab / --gpt2_merges")
   end
 end
 

@@ -53,8 +53,7 @@ end
 -- The spec: prosqa_k6's entries, this experiment's preset list, then --from.
 local entries = {}
 for _, name in ipairs(k6.spec.order) do
-  local e = k6.spec.by[name]
-  if name ~= "seeds" then entries[#entries + 1] = {name, e.type, e.default, e.doc} end
+  if name ~= "seeds" then entries[#entries + 1] = O.entry(k6.spec, name) end -- with its valid range
   if name == "preset" then entries[#entries][3], entries[#entries][4] = "cpu", "cpu | quick" end
 end
 entries[#entries + 1] = {"from", "string", "", "adopt finished methods from this run directory (or --seeds run) instead of training them"}
@@ -101,13 +100,13 @@ local function copy_file(src, dst)
     if os.execute("ln " .. sh(src) .. " " .. sh(dst) .. " 2>/dev/null") then return end
   end
   local data, err = coconut.fs.read(src)
-  if not data then error(err, 0) end
-  assert(coconut.fs.write(dst, data))
+  if not data then coconut.user_error(err) end
+  coconut.check(coconut.fs.write(dst, data))
 end
 
 -- Copies the tree src -> dst, leaving out the top-level entries in `skip`.
 local function copy_tree(src, dst, skip)
-  assert(coconut.fs.mkdir(dst))
+  coconut.check(coconut.fs.mkdir(dst))
   for _, e in ipairs(coconut.fs.listdir(src) or {}) do
     if not (skip and skip[e]) then
       local s, d = src .. "/" .. e, dst .. "/" .. e
@@ -122,15 +121,15 @@ local function adopt(o, root, methods)
   if coconut.fs.isdir(from .. "/seed" .. o.seed) then from = from .. "/seed" .. o.seed end
   local conf_path = from .. "/config.json"
   if not coconut.fs.exists(conf_path) then
-    error(string.format("--from %s: no config.json there; expected a run directory of prosqa_k6 or prosqa_analysis", o.from), 0)
+    coconut.user_error(string.format("--from %s: no config.json there; expected a run directory of prosqa_k6 or prosqa_analysis", o.from))
   end
-  local src = assert(coconut.json.read(conf_path))
+  local src = coconut.check(coconut.json.read(conf_path))
   for _, name in ipairs(SAME) do
     local a, b = src[name], o[name]
     if a ~= nil and b ~= nil and a ~= b then
-      error(string.format("--from %s: option '%s' is %s there but %s here; an adopted model must see the same data, "
+      coconut.user_error(string.format("--from %s: option '%s' is %s there but %s here; an adopted model must see the same data, "
         .. "tokenizer, model shape and pretraining (pass --%s %s, or pick the matching preset)", from, name,
-        tostring(a), tostring(b), name, tostring(a)), 0)
+        tostring(a), tostring(b), name, tostring(a)))
     end
   end
   local list = o.from_methods ~= "" and E.split_list(o.from_methods) or nil
@@ -139,7 +138,7 @@ local function adopt(o, root, methods)
   if list then
     for _, m in ipairs(list) do
       if not in_run[m] then
-        error(string.format("--from_methods: '%s' is not a method of this run (--method %s)", m, table.concat(methods, ",")), 0)
+        coconut.user_error(string.format("--from_methods: '%s' is not a method of this run (--method %s)", m, table.concat(methods, ",")))
       end
     end
   else
@@ -147,9 +146,10 @@ local function adopt(o, root, methods)
     for _, m in ipairs(methods) do
       if coconut.fs.exists(from .. "/" .. m .. "/checkpoints/best/state.json") then list[#list + 1] = m end
     end
-    if #list == 0 then error("--from " .. from .. ": none of this run's methods (" .. table.concat(methods, ",") .. ") has checkpoints there", 0) end
+    if #list == 0 then coconut.user_error("--from " .. from .. ": none of this run's methods (" .. table.concat(methods, ",") .. ") has checkpoints there") end
   end
-  assert(coconut.fs.mkdir(root))
+  coconut.check(coconut.fs.mkdir(root))
+  E.lock(root) -- the adopted files go in under the run's lock too
   if coconut.fs.exists(from .. "/pretrain/state.json") and not coconut.fs.exists(root .. "/pretrain/state.json") then
     copy_tree(from .. "/pretrain", root .. "/pretrain")
   end
@@ -157,15 +157,15 @@ local function adopt(o, root, methods)
     local s, d = from .. "/" .. m, root .. "/" .. m
     local st = coconut.fs.exists(s .. "/checkpoints/last/state.json") and coconut.json.read(s .. "/checkpoints/last/state.json")
     if not (st and st.finished and coconut.fs.exists(s .. "/checkpoints/best/model.safetensors")) then
-      error(string.format("--from: %s has no finished run (checkpoints/best and a finished checkpoints/last/state.json); "
-        .. "finish it first (--resume)", s), 0)
+      coconut.user_error(string.format("--from: %s has no finished run (checkpoints/best and a finished checkpoints/last/state.json); "
+        .. "finish it first (--resume)", s))
     end
     if coconut.fs.exists(d .. "/checkpoints/last/state.json") then
       P.log("[prosqa_analysis] %s: already in %s (adopted or trained before); kept", m, d)
     else
       copy_tree(s, d, {analysis = true, ["analysis_k.csv"] = true, figures = true, probes = true})
       local mc = coconut.fs.exists(s .. "/config.json") and coconut.json.read(s .. "/config.json") or coconut.json.object()
-      assert(coconut.json.write(d .. "/adopted_from.json", {from = s, config = mc}))
+      coconut.check(coconut.json.write(d .. "/adopted_from.json", {from = s, config = mc}))
       P.log("[prosqa_analysis] %s: adopted from %s (best epoch %s)", m, s, tostring(st.best_epoch))
       for _, name in ipairs(TRAINING) do
         if mc[name] ~= nil and o[name] ~= nil and mc[name] ~= o[name] then
@@ -190,9 +190,17 @@ E.run_one = function(o, cfg, root, on_data)
   end
   local r = run_one(o, cfg, root, on_data)
   if from and coconut.fs.exists(from .. "/tokenizer.json") then
-    if coconut.fs.read(from .. "/tokenizer.json") ~= coconut.fs.read(root .. "/tokenizer.json") then
-      error(string.format("--from %s: its tokenizer.json differs from this run's (%s/tokenizer.json): the adopted models' "
-        .. "token ids do not match this data; the analysis is void", from, root), 0)
+    -- the adopted models' token ids must mean what they mean here: this run's
+    -- tokens are the source's first tokens, in order (the source may have more
+    -- at the end: a run with pause methods appends <|pause|>)
+    local a = coconut.check(coconut.json.read(from .. "/tokenizer.json"))
+    local b = coconut.check(coconut.json.read(root .. "/tokenizer.json"))
+    local ta, tb = a.tokens or {}, b.tokens or {}
+    local bad = a.kind ~= b.kind or #ta < #tb
+    for i = 1, #tb do if ta[i] ~= tb[i] then bad = true; break end end
+    if bad then
+      coconut.user_error(string.format("--from %s: its tokenizer.json is not this run's (%s/tokenizer.json) followed by extra tokens: "
+        .. "the adopted models' token ids do not match this data; the analysis is void", from, root))
     end
   end
   local run = o.run ~= "" and o.run or o.preset

@@ -28,15 +28,15 @@ local E = require "coco.experiment"
 local spec = E.spec{
   {"preset", "string", "cpu", "cpu | paper | small | quick"},
   {"data", "string", "datasets/prosqa", "ProsQA directory; generated there when files are missing"},
-  {"data_seed", "int", 20241209, "seed of the ProsQA generator"},
-  {"graph_nodes", "int", 28, "generator: nodes per graph (28 = the official distribution; fewer = shorter questions)"},
-  {"graph_min_hops", "int", 3, "generator: shortest root-to-target distance at least this (official: 3)"},
-  {"graph_max_hops", "int", 6, "generator: shortest root-to-target distance at most this (official: 6)"},
-  {"graph_min_nodes", "int", 0, "generator filter: fewest nodes per graph after pruning (0: no bound)"},
-  {"graph_max_nodes", "int", 0, "generator filter: most nodes per graph after pruning (0: no bound)"},
-  {"format", "string", "words", "rendering: words (the official sentences) | symbolic (one token per node, 's t | ... Q a b R root')"},
-  {"node_ids", "string", "creation", "symbolic node ids: creation (generator order, a depth cue) | shuffle (one relabelling per graph) | permute (a fresh relabelling per example and epoch)"},
-  {"edge_order", "string", "question", "edge order in the question: question (the file's fact order) | file (edges array) | shuffle (reshuffled every epoch)"},
+  {"data_seed", "int", 20241209, "seed of the ProsQA generator", "[0, inf)"},
+  {"graph_nodes", "int", 28, "generator: nodes per graph (28 = the official distribution; fewer = shorter questions)", "[6, inf)"},
+  {"graph_min_hops", "int", 3, "generator: shortest root-to-target distance at least this (official: 3)", "[1, inf)"},
+  {"graph_max_hops", "int", 6, "generator: shortest root-to-target distance at most this (official: 6)", "[1, inf)"},
+  {"graph_min_nodes", "int", 0, "generator filter: fewest nodes per graph after pruning (0: no bound)", "[0, inf)"},
+  {"graph_max_nodes", "int", 0, "generator filter: most nodes per graph after pruning (0: no bound)", "[0, inf)"},
+  {"format", "string", "words", "rendering: words (the official sentences) | symbolic (one token per node, 's t | ... Q a b R root')", {"words", "symbolic"}},
+  {"node_ids", "string", "creation", "symbolic node ids: creation (generator order, a depth cue) | shuffle (one relabelling per graph) | permute (a fresh relabelling per example and epoch)", {"creation", "shuffle", "permute"}},
+  {"edge_order", "string", "question", "edge order in the question: question (the file's fact order) | file (edges array) | shuffle (reshuffled every epoch)", {"question", "file", "shuffle"}},
 }
 
 local presets = {

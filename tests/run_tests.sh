@@ -1,6 +1,7 @@
 #!/bin/sh
 # run_tests.sh MODE BIN... — runs the C test binaries (cmocka, TAP output) and,
-# for MODE=all, the Lua suite; prints per-suite results and ends with exactly one
+# for MODE=all, the Lua suite and the bad-input table (tests/bad_inputs/);
+# prints per-suite results and ends with exactly one
 # line "N passed, N failed". Exit status 1 when anything failed.
 # A binary that crashes counts every planned-but-unreported test as failed (and
 # at least one failure).
@@ -42,6 +43,21 @@ export COCONUT_BIN
 if [ "$mode" = all ] && [ -x "$COCONUT_BIN" ] && [ -f tests/lua/all.lua ]; then
   "$COCONUT_BIN" run tests/lua/all.lua >"$tmp/out" 2>&1; rc=$?
   count_tap "lua" "$tmp/out" "$rc"
+fi
+# the bad-input table (tests/bad_inputs/cases.lua): one TAP test per case
+if [ "$mode" = all ] && [ -x "$COCONUT_BIN" ] && [ -f tests/bad_inputs/run.lua ]; then
+  "$COCONUT_BIN" run tests/bad_inputs/run.lua >"$tmp/out" 2>&1; rc=$?
+  count_tap "bad_inputs" "$tmp/out" "$rc"
+fi
+
+# COCONUT_QUICK_EXPERIMENT=1 (make sanitize): one quick prosqa_k6 run, all
+# methods, counted as one test (it must exit 0: a sanitizer report fails it)
+if [ "$mode" = all ] && [ -n "$COCONUT_QUICK_EXPERIMENT" ] && [ -x "$COCONUT_BIN" ]; then
+  "$COCONUT_BIN" run experiments/prosqa_k6.lua --preset quick --results "$tmp/quick" --data "$tmp/quick_data" \
+    >"$tmp/quick.log" 2>&1; rc=$?
+  if [ "$rc" -eq 0 ]; then printf '1..1\nok 1 - prosqa_k6 --preset quick\n' >"$tmp/out"
+  else { printf '1..1\nnot ok 1 - prosqa_k6 --preset quick (exit %s)\n' "$rc"; sed 's/^/# /' "$tmp/quick.log" | tail -n 40; } >"$tmp/out"; fi
+  count_tap "quick_experiment" "$tmp/out" "$rc"
 fi
 
 [ "$skip" -gt 0 ] && echo "$skip skipped (data or tools absent; see the messages above)"

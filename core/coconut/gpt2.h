@@ -61,7 +61,9 @@ char *coco_gpt2_config_to_json(const coco_gpt2_config *cfg);
 /* GPT-2 initialisation: N(0, 0.02); c_proj weights N(0, 0.02/sqrt(2 n_layer));
  * biases 0; LayerNorm weight 1, bias 0. Deterministic in seed. */
 coco_gpt2 *coco_gpt2_new(const coco_gpt2_config *cfg, uint64_t seed);
-coco_gpt2 *coco_gpt2_load(const char *path); /* NULL + errmsg */
+/* NULL + errmsg (naming the file and tensor) on a bad file, a shape that does
+ * not fit the config, or a NaN / Inf weight. */
+coco_gpt2 *coco_gpt2_load(const char *path);
 /* model.safetensors with HF names and the config in __metadata__["config"];
  * also writes config.json beside it when write_config_json. Atomic. */
 int coco_gpt2_save(const coco_gpt2 *m, const char *path, int write_config_json);

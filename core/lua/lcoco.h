@@ -56,6 +56,22 @@ struct coco_eot_policy;
  * thought count it may ask for; returns 1, else 0. */
 int lcoco_eot_policy(lua_State *L, int idx, struct coco_eot_policy *pol, int *max_thoughts);
 
+/* ---- user errors (lerrors.c) ----
+ * A user error (bad option, file, plugin name) is reported by the `coconut`
+ * command as one line and exit status 2, without a traceback. */
+void lcoco_push_user_error(lua_State *L, const char *msg);
+int lcoco_user_errorf(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int lcoco_is_user_error(lua_State *L, int idx);
+const char *lcoco_user_error_message(lua_State *L, int idx); /* NULL unless a user error */
+
+/* Guards (lerrors.c): a binding that allocates C memory and may then raise
+ * keeps it in the payload of a guard, a userdata pushed on the stack whose
+ * __gc calls fn(payload) unless lcoco_guard_disarm(payload) ran first. The
+ * payload (size bytes) starts zeroed. Pop the guard when the stack must be
+ * balanced. */
+void *lcoco_guard_new(lua_State *L, size_t size, void (*fn)(void *payload));
+void lcoco_guard_disarm(void *payload);
+
 /* ---- registration ---- */
 void lcoco_newclass(lua_State *L, const char *name, const luaL_Reg *methods, const luaL_Reg *meta);
 int lcoco_fail_result(lua_State *L, const char *msg); /* pushes nil, msg; returns 2 */
@@ -76,7 +92,9 @@ void lcoco_open_model(lua_State *L);     /* coconut.gpt2, coconut.collate, cocon
 void lcoco_open_tokenizer(lua_State *L); /* coconut.tokenizer */
 void lcoco_open_files(lua_State *L);     /* coconut.safetensors, csv, plot, json, fs */
 void lcoco_open_plugin(lua_State *L);    /* coconut.plugin */
+void lcoco_open_classifier(lua_State *L); /* coconut.classifier (issue 16) */
 void lcoco_open_util(lua_State *L);      /* coconut.rng, info, set_threads, time ... */
+void lcoco_open_errors(lua_State *L);    /* coconut.user_error, is_user_error, check, suggest */
 
 int luaopen_coconut(lua_State *L);
 

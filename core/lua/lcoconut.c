@@ -299,10 +299,12 @@ int luaopen_coconut(lua_State *L) {
     lua_pushstring(L, COCONUT_VERSION_STRING);
     lua_setfield(L, -2, "version");
     lcoco_open_util(L);
+    lcoco_open_errors(L);
     lcoco_open_tensor(L);
     lcoco_open_model(L);
     lcoco_open_tokenizer(L);
     lcoco_open_files(L);
     lcoco_open_plugin(L);
+    lcoco_open_classifier(L);
     return 1;
 }

@@ -9,9 +9,30 @@
  *   json.decode(s) / json.encode(v [, {indent = n}]) / json.read(path) / json.write(path, v)
  *   fs.exists, fs.isdir, fs.mkdir(path [, {parents = true}]), fs.listdir, fs.remove,
  *   fs.read(path), fs.write(path, text) (atomic), fs.dirname, fs.basename
+ *   fs.rename(from, to) -> true | nil, msg          (rename(2): atomic on one file system)
+ *   fs.exchange(a, b) -> true | nil, msg            (renameat2 RENAME_EXCHANGE: swaps two
+ *                                                    paths atomically; nil where unsupported)
+ *   fs.rmtree(path) -> true | nil, msg              (a file or a directory and its contents;
+ *                                                    symbolic links are removed, not followed)
+ *   fs.lock(path) -> lock | nil, msg, holder        (an exclusive flock(2) on path, created if
+ *                                                    missing; see "run locks" below)
+ *
+ * Run locks. fs.lock opens path (O_CLOEXEC, so children such as gnuplot never
+ * inherit it) and takes flock(LOCK_EX | LOCK_NB). On success it writes
+ * "pid <pid> on <host> since <time>" into the file and returns a lock handle
+ * (lock:release(), also on __gc / __close). When another process holds it, it
+ * returns nil, a message, and the holder's line read from the file. The
+ * kernel drops a flock when its holder dies (even by SIGKILL), so a stale lock
+ * file never blocks a later run; the file is never unlinked (unlinking would
+ * let two processes lock two different inodes of the same name).
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <math.h>
@@ -354,9 +375,12 @@ static void push_json(lua_State *L, json_t *v) {
     }
 }
 
+static void json_decref_guarded(void *p) { json_decref(*(json_t **)p); }
+
 static json_t *to_json(lua_State *L, int idx, int depth) {
     idx = lua_absindex(L, idx);
     if (depth > 200) lcoco_errorf(L, "json.encode: nesting deeper than 200 (a cycle?)");
+    luaL_checkstack(L, 4, "json.encode: nesting too deep"); /* a guard, a key and a value per level */
     switch (lua_type(L, idx)) {
     case LUA_TNIL: return json_null();
     case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, idx));
@@ -389,16 +413,22 @@ static json_t *to_json(lua_State *L, int idx, int depth) {
         lua_Integer count = 0;
         lua_pushnil(L);
         while (lua_next(L, idx)) count++, lua_pop(L, 1);
+        /* the container in a guard: a value deeper down may raise (a function,
+         * a bad key), and the part built so far is freed then */
+        json_t **g = lcoco_guard_new(L, sizeof *g, json_decref_guarded);
+        int gi = lua_gettop(L);
         if (!is_obj && count == n) { /* a sequence (or empty): array */
-            json_t *a = json_array();
+            json_t *a = *g = json_array();
             for (lua_Integer i = 1; i <= n; i++) {
                 lua_rawgeti(L, idx, i);
                 json_array_append_new(a, to_json(L, -1, depth + 1));
                 lua_pop(L, 1);
             }
+            lcoco_guard_disarm(g);
+            lua_remove(L, gi);
             return a;
         }
-        json_t *o = json_object();
+        json_t *o = *g = json_object();
         lua_pushnil(L);
         while (lua_next(L, idx)) {
             char kb[32];
@@ -409,6 +439,8 @@ static json_t *to_json(lua_State *L, int idx, int depth) {
             json_object_set_new(o, k, to_json(L, -1, depth + 1));
             lua_pop(L, 1);
         }
+        lcoco_guard_disarm(g);
+        lua_remove(L, gi);
         return o;
     }
     default: break;
@@ -560,7 +592,7 @@ static int l_fs_listdir(lua_State *L) {
         names[n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n > 1) qsort(names, n, sizeof *names, cmp_str); /* an empty directory has names == NULL: qsort(NULL) is UB */
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         lua_pushstring(L, names[i]);
@@ -603,6 +635,123 @@ static int l_fs_write(lua_State *L) {
     size_t n;
     const char *p = luaL_checkstring(L, 1), *s = luaL_checklstring(L, 2, &n);
     return write_atomic(L, p, s, n);
+}
+
+static int l_fs_rename(lua_State *L) {
+    const char *a = luaL_checkstring(L, 1), *b = luaL_checkstring(L, 2);
+    if (rename(a, b) != 0) {
+        lua_pushfstring(L, "cannot rename %s to %s: %s", a, b, strerror(errno));
+        return lcoco_fail_result(L, lua_tostring(L, -1));
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_fs_exchange(lua_State *L) {
+    const char *a = luaL_checkstring(L, 1), *b = luaL_checkstring(L, 2);
+    if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) != 0) {
+        lua_pushfstring(L, "cannot exchange %s and %s: %s", a, b, strerror(errno));
+        return lcoco_fail_result(L, lua_tostring(L, -1));
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* Removes path and, for a directory, everything below it; returns 0 or -1
+ * (errno set). lstat: a symbolic link is removed itself, never followed. */
+static int rmtree(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return -1;
+    if (!S_ISDIR(st.st_mode)) return unlink(path);
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        size_t n = strlen(path) + strlen(e->d_name) + 2;
+        char *c = malloc(n);
+        snprintf(c, n, "%s/%s", path, e->d_name);
+        rc = rmtree(c);
+        free(c);
+    }
+    int saved = errno;
+    closedir(d);
+    errno = saved;
+    return rc == 0 ? rmdir(path) : -1;
+}
+
+static int l_fs_rmtree(lua_State *L) {
+    const char *p = luaL_checkstring(L, 1);
+    if (rmtree(p) != 0) {
+        lua_pushfstring(L, "%s: cannot remove: %s", p, strerror(errno));
+        return lcoco_fail_result(L, lua_tostring(L, -1));
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+#define LCOCO_LOCK "coconut.Lock"
+
+typedef struct llock {
+    int fd; /* -1 once released */
+} llock;
+
+static int lock_release(lua_State *L) {
+    llock *k = luaL_checkudata(L, 1, LCOCO_LOCK);
+    if (k->fd >= 0) close(k->fd); /* closing the last descriptor drops the flock */
+    k->fd = -1;
+    return 0;
+}
+
+static int lock_tostring(lua_State *L) {
+    llock *k = luaL_checkudata(L, 1, LCOCO_LOCK);
+    lua_pushfstring(L, "coconut.Lock (%s)", k->fd >= 0 ? "held" : "released");
+    return 1;
+}
+
+static int l_fs_lock(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        lua_pushfstring(L, "%s: cannot open the lock file: %s", path, strerror(errno));
+        return lcoco_fail_result(L, lua_tostring(L, -1));
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        if (err != EWOULDBLOCK) {
+            close(fd);
+            lua_pushfstring(L, "%s: cannot lock: %s", path, strerror(err));
+            return lcoco_fail_result(L, lua_tostring(L, -1));
+        }
+        char who[512];
+        ssize_t n = pread(fd, who, sizeof who - 1, 0);
+        close(fd);
+        if (n < 0) n = 0;
+        who[n] = 0;
+        while (n > 0 && (who[n - 1] == '\n' || who[n - 1] == ' ')) who[--n] = 0;
+        luaL_pushfail(L);
+        lua_pushfstring(L, "%s is locked by another process", path);
+        lua_pushstring(L, n > 0 ? who : "a process that has not written its pid yet");
+        return 3;
+    }
+    char host[256] = "?", when[64] = "?", line[512];
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = 0;
+    time_t now = time(NULL);
+    struct tm tmv;
+    if (localtime_r(&now, &tmv)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tmv);
+    int len = snprintf(line, sizeof line, "pid %ld on %s since %s\n", (long)getpid(), host, when);
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)len, 0) != len) {
+        int err = errno;
+        close(fd);
+        lua_pushfstring(L, "%s: cannot write the lock file: %s", path, strerror(err));
+        return lcoco_fail_result(L, lua_tostring(L, -1));
+    }
+    llock *k = lua_newuserdatauv(L, sizeof *k, 0);
+    k->fd = fd;
+    luaL_setmetatable(L, LCOCO_LOCK);
+    return 1;
 }
 
 static int l_fs_dirname(lua_State *L) {
@@ -651,7 +800,12 @@ void lcoco_open_files(lua_State *L) {
     static const luaL_Reg fs[] = {{"exists", l_fs_exists}, {"isdir", l_fs_isdir},   {"mkdir", l_fs_mkdir},
                                   {"listdir", l_fs_listdir}, {"remove", l_fs_remove}, {"read", l_fs_read},
                                   {"write", l_fs_write},   {"dirname", l_fs_dirname}, {"basename", l_fs_basename},
-                                  {NULL, NULL}};
+                                  {"rename", l_fs_rename}, {"exchange", l_fs_exchange}, {"rmtree", l_fs_rmtree},
+                                  {"lock", l_fs_lock},     {NULL, NULL}};
+    static const luaL_Reg lockm[] = {{"release", lock_release}, {NULL, NULL}};
+    static const luaL_Reg lockmeta[] = {{"__gc", lock_release}, {"__close", lock_release}, {"__tostring", lock_tostring},
+                                        {NULL, NULL}};
+    lcoco_newclass(L, LCOCO_LOCK, lockm, lockmeta);
     luaL_newlib(L, fs);
     lua_setfield(L, -2, "fs");
 }

@@ -245,12 +245,23 @@ static int m_init_positions(lua_State *L) {
     return 0;
 }
 
-/* m:seed(n): base seed of the dropout streams (each forward step derives its own). */
+/* m:seed(n [, forwards]): base seed of the dropout streams (each forward step
+ * derives its own from the seed and the count of forwards so far). forwards
+ * (default 0) restores the count a checkpoint recorded (m:forward_count()), so
+ * a resumed run draws the dropout masks an uninterrupted one would. */
 static int m_seed(lua_State *L) {
     lmodel *u = check_model(L, 1);
     u->seed = (uint64_t)luaL_checkinteger(L, 2);
-    u->steps = 0;
+    lua_Integer fw = luaL_optinteger(L, 3, 0);
+    luaL_argcheck(L, fw >= 0, 3, "forward count must be >= 0");
+    u->steps = (uint64_t)fw;
     return 0;
+}
+
+/* m:forward_count() -> forwards since the last m:seed (or creation). */
+static int m_forward_count(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)check_model(L, 1)->steps);
+    return 1;
 }
 
 /* ---------------------------------------------------------------- tapes */
@@ -367,6 +378,9 @@ static void batch_release(batch_tensors *b) {
     coco_tensor_release(b->set_ids);
 }
 
+/* Guard cleanup (lcoco_guard_new): a batch read half-way when an error raised. */
+static void batch_release_guarded(void *p) { batch_release(p); }
+
 /* Reads a batch table; defaults: mask all ones, positions 0..T-1 per row. */
 static void read_batch(lua_State *L, int idx, batch_tensors *b) {
     memset(b, 0, sizeof *b);
@@ -414,8 +428,9 @@ static int m_forward(lua_State *L) {
     lcoco_check_keys(L, 3, okeys, "forward options");
     int want_logits = lcoco_opt_bool(L, 3, "logits", 1, "forward options");
     int grad = lcoco_opt_bool(L, 3, "grad", 1, "forward options");
-    batch_tensors bt;
-    read_batch(L, 2, &bt);
+    /* in a guard: read_batch and the option reads below may raise */
+    batch_tensors *bt = lcoco_guard_new(L, sizeof *bt, batch_release_guarded);
+    read_batch(L, 2, bt);
     int latent = lcoco_opt_int(L, 2, "latent_id", -1, "batch");
     int start = lcoco_opt_int(L, 2, "start_id", -1, "batch");
     lstep *s = lua_newuserdatauv(L, sizeof *s, 2);
@@ -432,9 +447,10 @@ static int m_forward(lua_State *L) {
     uint64_t seed = lua_isnoneornil(L, 3) ? 0 : (uint64_t)lcoco_opt_int(L, 3, "seed", 0, "forward options");
     coco_tape_set_seed(s->tp, seed ? seed : coco_mix64(u->seed * 0x9e3779b97f4a7c15ULL + u->steps));
     coco_tape_set_grad_enabled(s->tp, grad);
-    coco_batch b = {bt.ids, bt.mask, bt.labels, bt.pos, bt.set_pos, bt.set_offsets, bt.set_ids};
+    coco_batch b = {bt->ids, bt->mask, bt->labels, bt->pos, bt->set_pos, bt->set_offsets, bt->set_ids};
     int rc = coco_latent_forward(u->m, s->tp, &b, latent, start, want_logits, &s->r);
-    batch_release(&bt);
+    batch_release(bt);
+    lcoco_guard_disarm(bt);
     if (rc != 0) {
         const char *msg = coco_errmsg();
         lua_pushstring(L, msg);
@@ -649,6 +665,20 @@ static int lua_policy_decide(void *self, int n, const int *rows, const int *nth,
     return 0;
 }
 
+/* m:generate's per-prompt arrays (a guard payload, lcoco_guard_new). */
+typedef struct gen_scratch {
+    int n;
+    int32_t **pr;
+    int *len, *planned;
+} gen_scratch;
+
+static void gen_scratch_free(void *p) {
+    gen_scratch *sc = p;
+    for (int i = 0; sc->pr && i < sc->n; i++) free(sc->pr[i]);
+    free(sc->pr), free(sc->len), free(sc->planned);
+    sc->pr = NULL, sc->len = NULL, sc->planned = NULL;
+}
+
 /* m:generate(prompts, opts) -> outputs[, extras]
  *   opts: max_new_tokens (64), eos_id, start_id, end_id, latent_id,
  *         eot = number | {k per prompt} | eot plugin | function(row, n, planned, hidden) -> stop,
@@ -683,8 +713,11 @@ static int m_generate(lua_State *L) {
     o.no_markers = !lcoco_opt_bool(L, 3, "markers", 1, w);
     int n = (int)luaL_len(L, 2);
     if (n < 1) return luaL_argerror(L, 2, "no prompts");
-    int32_t **pr = calloc((size_t)n, sizeof *pr);
-    int *len = calloc((size_t)n, sizeof *len), *planned = calloc((size_t)n, sizeof *planned);
+    /* the prompts' arrays live in a guard: the checks below may raise */
+    gen_scratch *sc = lcoco_guard_new(L, sizeof *sc, gen_scratch_free);
+    sc->n = n;
+    int32_t **pr = sc->pr = calloc((size_t)n, sizeof *pr);
+    int *len = sc->len = calloc((size_t)n, sizeof *len), *planned = sc->planned = calloc((size_t)n, sizeof *planned);
     for (int i = 0; i < n; i++) {
         lua_geti(L, 2, i + 1);
         char what[48];
@@ -752,8 +785,8 @@ static int m_generate(lua_State *L) {
     o.max_thoughts = max_thoughts;
     coco_gen_result r;
     int rc = coco_latent_generate(u->m, &ids, n, (const int32_t *const *)pr, len, &o, &r);
-    for (int i = 0; i < n; i++) free(pr[i]);
-    free(pr), free(len), free(planned);
+    gen_scratch_free(sc);
+    lcoco_guard_disarm(sc);
     if (rc != 0) {
         lua_pushstring(L, coco_errmsg());
         return lcoco_errorf(L, "generate: %s", lua_tostring(L, -1));
@@ -895,7 +928,7 @@ void lcoco_open_model(lua_State *L) {
                                   {"grads", m_grads},       {"param_names", m_param_names}, {"zero_grad", m_zero_grad},
                                   {"add_tokens", m_add_tokens}, {"train", m_train},     {"training", m_training},
                                   {"forward", m_forward},   {"generate", m_generate},   {"num_params", m_num_params},
-                                  {"seed", m_seed},         {"close", m_gc},            {"init_positions", m_init_positions},
+                                  {"seed", m_seed}, {"forward_count", m_forward_count},         {"close", m_gc},            {"init_positions", m_init_positions},
                                   {NULL, NULL}};
     static const luaL_Reg mmeta[] = {{"__gc", m_gc}, {"__close", m_gc}, {"__tostring", m_tostring}, {NULL, NULL}};
     lcoco_newclass(L, LCOCO_MODEL, mm, mmeta);

@@ -17,6 +17,11 @@
  *               p:on_example(event) -> rows; p:on_end(split, epoch, stage) -> rows
  * A Lua plugin file returns a table with the same callbacks (see plugins/README.md);
  * its options are validated by the same code as a C plugin's.
+ * load() raises user errors (lerrors.c: one line, exit status 2 in `coconut
+ * run`) for what the user controls: an unknown name (with a "did you mean"),
+ * a file of the wrong ABI / without coco_plugin_init / whose init or create
+ * fails, the wrong kind, and bad options. A Lua plugin's own Lua errors stay
+ * ordinary errors (a traceback helps its author).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -91,10 +96,10 @@ static int lua_cb(lua_State *L, int idx, const char *fn, int required) {
 
 /* Options table from Lua -> validated coco_options; values converted to text. */
 static coco_options *read_options(lua_State *L, int opt_idx, const coco_option_spec *spec, const char *owner) {
+    if (!lua_isnoneornil(L, opt_idx)) luaL_checktype(L, opt_idx, LUA_TTABLE); /* before o exists: no leak */
     coco_options *o = coco_options_new(spec, owner);
     if (!o) lcoco_errorf(L, "%s", coco_errmsg());
     if (!lua_isnoneornil(L, opt_idx)) {
-        luaL_checktype(L, opt_idx, LUA_TTABLE);
         lua_pushnil(L);
         while (lua_next(L, opt_idx)) {
             if (lua_type(L, -2) != LUA_TSTRING) {
@@ -113,7 +118,9 @@ static coco_options *read_options(lua_State *L, int opt_idx, const coco_option_s
                 v = NULL;
             }
             if (coco_options_set(o, lua_tostring(L, -2), v) != 0) {
-                lua_pushstring(L, coco_errmsg());
+                /* a bad plugin option (name or value) comes from the run's
+                 * configuration: a user error (one line, exit status 2) */
+                lcoco_push_user_error(L, coco_errmsg());
                 coco_options_free(o);
                 lua_error(L);
             }
@@ -121,7 +128,7 @@ static coco_options *read_options(lua_State *L, int opt_idx, const coco_option_s
         }
     }
     if (coco_options_finish(o) != 0) {
-        lua_pushstring(L, coco_errmsg());
+        lcoco_push_user_error(L, coco_errmsg());
         coco_options_free(o);
         lua_error(L);
     }
@@ -143,19 +150,21 @@ static void push_options(lua_State *L, const coco_options *o) {
     }
 }
 
-/* A Lua plugin's option list -> coco_option_spec array (strings anchored in the plugin table). */
+/* A Lua plugin's option list -> coco_option_spec array (strings anchored in
+ * the plugin table). The array is the memory of a userdata left on the stack
+ * (the caller pops it once the options are read), so the errors raised while
+ * it is filled or used leave nothing to free. */
 static coco_option_spec *lua_spec(lua_State *L, int t, const char *file) {
     int n = 0;
     if (lua_getfield(L, t, "options") == LUA_TTABLE) n = (int)luaL_len(L, -1);
+    coco_option_spec *spec = lua_newuserdatauv(L, ((size_t)n + 1) * sizeof *spec, 0);
+    memset(spec, 0, ((size_t)n + 1) * sizeof *spec);
+    lua_insert(L, -2); /* the array below the options table */
     int oi = lua_gettop(L);
-    coco_option_spec *spec = calloc((size_t)n + 1, sizeof *spec);
     for (int i = 0; i < n; i++) {
         lua_geti(L, oi, i + 1);
         int e = lua_gettop(L);
-        if (!lua_istable(L, e)) {
-            free(spec);
-            lcoco_errorf(L, "%s: options[%d] is not a table", file, i + 1);
-        }
+        if (!lua_istable(L, e)) lcoco_errorf(L, "%s: options[%d] is not a table", file, i + 1);
         /* Strings stay anchored in the option table, which the plugin table holds. */
         lua_getfield(L, e, "name");
         spec[i].name = lua_tostring(L, -1);
@@ -164,18 +173,12 @@ static coco_option_spec *lua_spec(lua_State *L, int t, const char *file) {
         lua_getfield(L, e, "doc");
         spec[i].doc = lua_tostring(L, -1);
         lua_pop(L, 3);
-        if (!spec[i].name || !ty) {
-            free(spec);
-            lcoco_errorf(L, "%s: options[%d] needs a name and a type", file, i + 1);
-        }
+        if (!spec[i].name || !ty) lcoco_errorf(L, "%s: options[%d] needs a name and a type", file, i + 1);
         if (!strcmp(ty, "int")) spec[i].type = COCO_OPT_INT;
         else if (!strcmp(ty, "number")) spec[i].type = COCO_OPT_NUM;
         else if (!strcmp(ty, "bool")) spec[i].type = COCO_OPT_BOOL;
         else if (!strcmp(ty, "string")) spec[i].type = COCO_OPT_STR;
-        else {
-            free(spec);
-            lcoco_errorf(L, "%s: option '%s' has unknown type '%s' (int, number, bool, string)", file, spec[i].name, ty);
-        }
+        else lcoco_errorf(L, "%s: option '%s' has unknown type '%s' (int, number, bool, string)", file, spec[i].name, ty);
         int dt = lua_getfield(L, e, "default");
         if (dt == LUA_TBOOLEAN) {
             spec[i].def = lua_toboolean(L, -1) ? "true" : "false";
@@ -209,7 +212,8 @@ static int ends_with(const char *s, const char *suf) {
 
 /* Loads a Lua plugin file and leaves its table on the stack. */
 static void load_lua_table(lua_State *L, const char *path) {
-    if (luaL_loadfile(L, path) != LUA_OK) lua_error(L);
+    /* a plugin file that does not parse is a bad input file (its message names file:line) */
+    if (luaL_loadfile(L, path) != LUA_OK) lcoco_user_errorf(L, "%s", lua_tostring(L, -1));
     lua_call(L, 0, 1);
     if (!lua_istable(L, -1)) lcoco_errorf(L, "%s: a Lua plugin must return a table", path);
 }
@@ -221,10 +225,7 @@ static int l_load(lua_State *L) {
     int k = coco_plugin_kind_parse(kind);
     if (k < 0) return luaL_argerror(L, 1, "kind must be dataset, curriculum, eot or probe");
     char *path = coco_plugin_find(kind, name);
-    if (!path) {
-        lua_pushstring(L, coco_errmsg());
-        lua_error(L);
-    }
+    if (!path) lcoco_user_errorf(L, "%s", coco_errmsg()); /* with a "did you mean" when a name is close */
     lua_pushstring(L, path);
     free(path);
     path = (char *)lua_tostring(L, -1);
@@ -240,14 +241,14 @@ static int l_load(lua_State *L) {
         load_lua_table(L, path);
         int t = lua_gettop(L);
         const char *tk = lcoco_opt_str(L, t, "kind", NULL, path), *tn = lcoco_opt_str(L, t, "name", NULL, path);
-        if (!tk || coco_plugin_kind_parse(tk) != k) return lcoco_errorf(L, "%s: kind is '%s', expected '%s'", path, tk ? tk : "(missing)", kind);
+        if (!tk || coco_plugin_kind_parse(tk) != k) return lcoco_user_errorf(L, "%s: kind is '%s', expected '%s'", path, tk ? tk : "(missing)", kind);
         if (!tn || !*tn) return lcoco_errorf(L, "%s: a Lua plugin needs a name", path);
         if (lua_getfield(L, t, "create") != LUA_TFUNCTION) return lcoco_errorf(L, "%s: a Lua plugin needs a create(options) function", path);
         lua_pop(L, 1);
         snprintf(owner, sizeof owner, "%s '%s'", kind, tn);
         coco_option_spec *spec = lua_spec(L, t, path);
         p->opts = read_options(L, 3, spec, owner);
-        free(spec); /* coco_options keeps its own copy of the schema */
+        lua_pop(L, 1); /* the spec array: coco_options keeps its own copy of the schema */
         set_info(L, kind, tn, lcoco_opt_str(L, t, "doc", "", path), path);
         push_options(L, p->opts);
         lua_pushvalue(L, -1);
@@ -265,16 +266,17 @@ static int l_load(lua_State *L) {
     }
     p->lp = coco_plugin_load(path);
     if (!p->lp) {
+        /* wrong ABI, missing symbol, failed init, bad descriptor: the file is
+         * at fault, not the script; the message starts with its path */
         p->closed = 1;
-        lua_pushstring(L, coco_errmsg());
-        lua_error(L);
+        lcoco_user_errorf(L, "%s", coco_errmsg());
     }
     if ((int)p->lp->desc.kind != k) {
         const char *actual = coco_plugin_kind_name(p->lp->desc.kind);
         coco_plugin_unload(p->lp);
         p->lp = NULL;
         p->closed = 1;
-        return lcoco_errorf(L, "%s: this is a %s plugin, not a %s plugin", path, actual, kind);
+        return lcoco_user_errorf(L, "%s: this is a %s plugin, not a %s plugin", path, actual, kind);
     }
     snprintf(owner, sizeof owner, "%s '%s'", kind, p->lp->desc.name);
     p->opts = read_options(L, 3, p->lp->desc.options, owner);
@@ -298,7 +300,7 @@ static int l_load(lua_State *L) {
         p->opts = NULL;
         coco_plugin_unload(p->lp);
         p->lp = NULL;
-        return lcoco_errorf(L, "%s: create failed: %s", owner, lua_tostring(L, -1));
+        return lcoco_user_errorf(L, "%s: create failed: %s", owner, lua_tostring(L, -1));
     }
     lua_settop(L, ud);
     (void)path_idx;

@@ -6,6 +6,7 @@
  *   t:matmul(u) t:clone() t:sum() t:mean() t:norm() t:argmax() t:max()
  *   t:dot(u) t:cosine(u) t:row(i) -- 1-based indices, like Lua
  *   t:matmul(u, true) (t x u^T)   t:log_softmax()   t:topk(k)   -- for probes (issue 15)
+ *   coconut.tensor.cat(list [, dim])                             -- join along a dimension (issue 16)
  */
 #include <math.h>
 #include <stdlib.h>
@@ -152,6 +153,62 @@ static int l_live_bytes(lua_State *L) {
     return 1;
 }
 
+/* coconut.tensor.cat(list [, dim = 1]) -> a new tensor: the tensors of `list`
+ * (same dtype and rank, equal sizes except along dim, 1-based) joined along
+ * dim, in order (issue 16: per-example thoughts [k_i, d] -> features [sum k_i, d];
+ * a [N, d] and an [N, 1] column -> [N, d + 1]). Tensors with size 0 along dim
+ * add nothing. Misuse raises naming the list position. */
+static int l_cat(lua_State *L) {
+    LCOCO_ENTER(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int n = (int)luaL_len(L, 1);
+    if (n < 1) return luaL_argerror(L, 1, "an empty list: nothing to concatenate");
+    lua_geti(L, 1, 1);
+    coco_tensor *a = lcoco_opt_tensor(L, -1);
+    lua_pop(L, 1);
+    if (!a) return lcoco_errorf(L, "tensor.cat: element 1 is not a tensor");
+    int nd = a->ndim;
+    if (nd < 1) return lcoco_errorf(L, "tensor.cat: element 1 is a scalar; cat joins tensors of rank >= 1");
+    lua_Integer dim = luaL_optinteger(L, 2, 1);
+    if (dim < 1 || dim > nd) return lcoco_errorf(L, "tensor.cat: dim = %lld is outside 1..%d (the tensors' rank)", (long long)dim, nd);
+    int ax = (int)dim - 1;
+    int64_t shape[COCO_MAX_DIMS];
+    memcpy(shape, a->shape, sizeof shape);
+    shape[ax] = 0;
+    for (int i = 1; i <= n; i++) {
+        lua_geti(L, 1, i);
+        coco_tensor *t = lcoco_opt_tensor(L, -1);
+        lua_pop(L, 1);
+        if (!t) return lcoco_errorf(L, "tensor.cat: element %d is not a tensor", i);
+        if (t->dtype != a->dtype || t->ndim != nd) return lcoco_errorf(L, "tensor.cat: element %d differs from element 1 in dtype or rank", i);
+        for (int k = 0; k < nd; k++)
+            if (k != ax && t->shape[k] != a->shape[k])
+                return lcoco_errorf(L, "tensor.cat: element %d has size %lld in dimension %d, element 1 has %lld", i,
+                                    (long long)t->shape[k], k + 1, (long long)a->shape[k]);
+        shape[ax] += t->shape[ax];
+    }
+    coco_tensor *r = coco_tensor_new(a->dtype, nd, shape);
+    /* outer = product of the dims before ax; each tensor contributes, per outer
+     * index, one contiguous block of shape[ax] * inner elements */
+    int64_t outer = 1, inner = 1;
+    for (int k = 0; k < ax; k++) outer *= shape[k];
+    for (int k = ax + 1; k < nd; k++) inner *= shape[k];
+    size_t es = 4; /* f32 and i32 */
+    int64_t off = 0; /* offset along ax */
+    for (int i = 1; i <= n; i++) {
+        lua_geti(L, 1, i);
+        coco_tensor *t = lcoco_check_tensor(L, -1);
+        lua_pop(L, 1);
+        int64_t blk = t->shape[ax] * inner;
+        for (int64_t o = 0; o < outer && blk > 0; o++)
+            memcpy((char *)r->data + ((size_t)(o * shape[ax] + off) * inner) * es, (const char *)t->data + (size_t)(o * blk) * es,
+                   (size_t)blk * es);
+        off += t->shape[ax];
+    }
+    lcoco_push_tensor(L, r);
+    return 1;
+}
+
 static int t_tostring(lua_State *L) {
     lcoco_tensor *u = check_ud(L, 1);
     if (!u->t || (u->alive && !*u->alive)) {
@@ -251,6 +308,9 @@ static void nested_fill(lua_State *L, int idx, int depth, int ndim, const int64_
     }
 }
 
+static void release_guarded(void *p) { coco_tensor_release(*(coco_tensor **)p); }
+static void free_guarded(void *p) { free(*(void **)p); }
+
 coco_tensor *lcoco_to_tensor(lua_State *L, int idx, coco_dtype dt, const char *what) {
     idx = lua_absindex(L, idx);
     coco_tensor *t = lcoco_opt_tensor(L, idx);
@@ -263,8 +323,13 @@ coco_tensor *lcoco_to_tensor(lua_State *L, int idx, coco_dtype dt, const char *w
     int ndim = 0;
     nested_shape(L, idx, 0, shape, &ndim, what);
     coco_tensor *r = coco_tensor_new(dt, ndim, shape);
+    /* nested_fill raises on a bad element: the guard releases r then */
+    coco_tensor **g = lcoco_guard_new(L, sizeof *g, release_guarded);
+    *g = r;
     int64_t pos = 0;
     nested_fill(L, idx, 0, ndim, shape, r, &pos, what);
+    lcoco_guard_disarm(g);
+    lua_pop(L, 1);
     return r;
 }
 
@@ -281,17 +346,18 @@ int32_t *lcoco_to_ints(lua_State *L, int idx, int *n, const char *what) {
     if (lua_type(L, idx) != LUA_TTABLE) lcoco_errorf(L, "%s: expected a list of token ids, got %s", what, luaL_typename(L, idx));
     lua_Integer len = luaL_len(L, idx);
     int32_t *v = malloc(sizeof(int32_t) * (size_t)(len ? len : 1));
+    int32_t **g = lcoco_guard_new(L, sizeof *g, free_guarded); /* frees v if an element raises */
+    *g = v;
     for (lua_Integer i = 1; i <= len; i++) {
         lua_geti(L, idx, i);
         int ok;
         lua_Integer x = lua_tointegerx(L, -1, &ok);
         lua_pop(L, 1);
-        if (!ok || x < INT32_MIN || x > INT32_MAX) {
-            free(v);
-            lcoco_errorf(L, "%s: element %d is not an integer token id", what, (int)i);
-        }
+        if (!ok || x < INT32_MIN || x > INT32_MAX) lcoco_errorf(L, "%s: element %d is not an integer token id", what, (int)i);
         v[i - 1] = (int32_t)x;
     }
+    lcoco_guard_disarm(g);
+    lua_pop(L, 1);
     *n = (int)len;
     return v;
 }
@@ -590,7 +656,7 @@ void lcoco_open_tensor(lua_State *L) {
                                  {"close", t_close},   {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__gc", t_gc}, {"__close", t_close}, {"__tostring", t_tostring}, {"__len", t_len}, {NULL, NULL}};
     lcoco_newclass(L, LCOCO_TENSOR, m, meta);
-    static const luaL_Reg f[] = {{"zeros", l_zeros}, {"randn", l_randn}, {"from", l_from}, {"live_bytes", l_live_bytes}, {NULL, NULL}};
+    static const luaL_Reg f[] = {{"zeros", l_zeros}, {"randn", l_randn}, {"from", l_from}, {"live_bytes", l_live_bytes}, {"cat", l_cat}, {NULL, NULL}};
     luaL_newlib(L, f);
     lua_setfield(L, -2, "tensor");
 }

@@ -25,6 +25,8 @@ local Layout = require "coco.layout"
 local F = require "coco.figures"
 local P = require "coco.progress"
 local S = require "coco.seeds"
+local RL = require "coco.runlock"
+local K = require "coco.killpoint"
 
 local E = {}
 
@@ -74,15 +76,15 @@ end
 function E.tokenizer(o, train, methods)
   local tok
   if o.tokenizer == "words" then
-    tok = assert(coconut.tokenizer.words(layout_texts(train, E.style(o)), {specials = SPECIALS, unk = true}))
+    tok = coconut.check(coconut.tokenizer.words(layout_texts(train, E.style(o)), {specials = SPECIALS, unk = true}))
   elseif o.tokenizer == "gpt2" then
-    if o.gpt2_vocab == "" then error("--tokenizer gpt2 needs --gpt2_vocab (vocab.json or encoder.json) and --gpt2_merges", 0) end
+    if o.gpt2_vocab == "" then coconut.user_error("--tokenizer gpt2 needs --gpt2_vocab (vocab.json or encoder.json) and --gpt2_merges") end
     local err
     tok, err = coconut.tokenizer.gpt2(o.gpt2_vocab, o.gpt2_merges ~= "" and o.gpt2_merges or nil)
-    if not tok then error(err, 0) end
+    if not tok then coconut.user_error("--gpt2_vocab / --gpt2_merges: " .. tostring(err)) end
     for _, s in ipairs(SPECIALS) do tok:add_special(s) end
   else
-    error("--tokenizer must be 'words' or 'gpt2', got '" .. o.tokenizer .. "'", 0)
+    coconut.user_error("--tokenizer must be 'words' or 'gpt2', got '" .. o.tokenizer .. "'")
   end
   local special = {start = tok:id(SPECIALS[1]), end_ = tok:id(SPECIALS[2]), latent = tok:id(SPECIALS[3]), eos = tok:eos()}
   if (o.pause_tokens and o.pause_tokens > 0) or E.needs_pause(methods) then special.pause = tok:add_special("<|pause|>") end
@@ -106,15 +108,15 @@ function E.model(o, tok, init_path, vocab)
   vocab = vocab or tok:size()
   local m
   if init_path then
-    m = assert(coconut.gpt2.load(init_path))
+    m = coconut.check(coconut.gpt2.load(init_path))
   elseif o.model_path ~= "" then
     local err
     m, err = coconut.gpt2.load(o.model_path)
-    if not m then error(err, 0) end
+    if not m then coconut.user_error("--model_path: " .. tostring(err)) end
     local base = m:config().vocab_size
     if vocab > base then
       local from = tok:id(o.init_token)
-      if not from then error("--init_token '" .. o.init_token .. "' is not a token of the tokenizer", 0) end
+      if not from then coconut.user_error("--init_token '" .. o.init_token .. "' is not a token of the tokenizer") end
       m:add_tokens(vocab - base, from)
     end
   else
@@ -129,7 +131,8 @@ function E.model(o, tok, init_path, vocab)
   end
   local c = m:config()
   if c.vocab_size < vocab then
-    error(string.format("the model's vocabulary (%d) is smaller than the tokenizer's (%d)", c.vocab_size, vocab), 0)
+    coconut.user_error(string.format("%s: the model's vocabulary (%d) is smaller than the tokenizer's (%d)",
+      init_path or (o.model_path ~= "" and o.model_path) or "--model", c.vocab_size, vocab))
   end
   return m
 end
@@ -228,8 +231,52 @@ end
 local function check_dataset(examples, split)
   for i, ex in ipairs(examples) do
     if type(ex.question) ~= "string" or type(ex.answer) ~= "string" or type(ex.steps) ~= "table" then
-      error(string.format("dataset split '%s': example %d lacks question/steps/answer", split, i), 0)
+      coconut.user_error(string.format("dataset split '%s': example %d lacks question/steps/answer", split, i))
     end
+  end
+end
+
+-- One run per run directory (coco.runlock): taken before the first write.
+E.lock = RL.lock
+
+-- The names the user gave, checked before the data are loaded so that a typo
+-- stops the run at once, with a hint: the methods (E.METHODS, the
+-- experiment's variants, or any curriculum plugin), --eot, --probes and
+-- --analysis_probes (plugins of those kinds).
+function E.check_names(o, cfg, methods)
+  if #methods == 0 then coconut.user_error("--method: no method given (e.g. --method coconut,cot)") end
+  local known = {}
+  for k in pairs(E.METHODS) do known[#known + 1] = k end
+  for k in pairs(cfg.variants or {}) do known[#known + 1] = k end
+  table.sort(known)
+  for _, m in ipairs(methods) do
+    if not E.METHODS[m] and not (cfg.variants and cfg.variants[m]) and not coconut.plugin.find("curriculum", m) then
+      coconut.user_error(string.format("--method: unknown method '%s'%s; methods: %s, all, or the name of a curriculum plugin",
+        m, O.hint(m, known), table.concat(known, ", ")))
+    end
+  end
+  -- a trial load: a plugin file of the wrong ABI, without coco_plugin_init or
+  -- whose init/create fails is reported now, before a run directory exists
+  local function plugin(kind, name, opt)
+    if name == "" then coconut.user_error(string.format("--%s: empty %s plugin name", opt, kind)) end
+    local path, err = coconut.plugin.find(kind, name)
+    if not path then coconut.user_error("--" .. opt .. ": " .. tostring(err)) end
+    local ok, p = pcall(coconut.plugin.load, kind, name, {})
+    if not ok and coconut.is_user_error(p) then coconut.user_error("--" .. opt .. ": " .. tostring(p)) end
+    if not ok then error(p, 0) end -- a bug in a Lua plugin: its traceback
+    p:close()
+  end
+  plugin("eot", o.eot, "eot")
+  for _, p in ipairs(split_list(o.probes)) do plugin("probe", p, "probes") end
+  for _, p in ipairs(split_list(o.analysis_probes or "")) do plugin("probe", p, "analysis_probes") end
+  -- each method's curriculum with the run's options (their plugin checks them)
+  for _, m in ipairs(methods) do
+    local ok, c = pcall(E.curriculum, o, m, cfg.variants)
+    if not ok then
+      if coconut.is_user_error(c) then coconut.user_error("--method " .. m .. ": " .. tostring(c)) end
+      error(c, 0)
+    end
+    c:close()
   end
 end
 
@@ -257,6 +304,9 @@ end
 -- The options every experiment shares (coco.options entries, in display
 -- order): run control, data files, tokenizer and model, optimisation, the
 -- Coconut curriculum, evaluation and the Table 1 baselines.
+-- Every numeric option declares its valid range and every option with a
+-- closed set of words lists them (the fifth field, coco.options): a value
+-- outside is refused before anything runs, naming the option and the range.
 E.COMMON_OPTIONS = {
   -- what to run
   {"preset", "string", "", "a preset of the experiment (its --help lists them)"},
@@ -265,75 +315,75 @@ E.COMMON_OPTIONS = {
   {"results", "string", "results", "results root"},
   {"resume", "bool", false, "continue an interrupted run from its last checkpoints"},
   {"overwrite", "bool", false, "replace a finished run of the same name"},
-  {"seed", "int", 0, "seed of model initialisation, data order and dropout"},
-  {"threads", "int", 0, "BLIS/OpenMP threads (0: COCONUT_THREADS or all CPUs)"},
+  {"seed", "int", 0, "seed of model initialisation, data order and dropout", "[0, inf)"},
+  {"threads", "int", 0, "BLIS/OpenMP threads (0: COCONUT_THREADS or all CPUs)", "[0, 1024]"},
   -- data
   {"data", "string", "datasets", "data directory of the dataset plugin"},
-  {"data_seed", "int", 20241209, "seed of a generated dataset"},
+  {"data_seed", "int", 20241209, "seed of a generated dataset", "[0, inf)"},
   {"train_file", "string", "", "explicit training file (e.g. the official prosqa_train.json)"},
   {"valid_file", "string", "", "explicit validation file"},
   {"test_file", "string", "", "explicit test file"},
-  {"n_train", "int", 0, "use the first n training examples (0: all)"},
-  {"n_valid", "int", 0, "use the first n validation examples (0: all)"},
-  {"n_test", "int", 0, "use the first n test examples (0: all)"},
+  {"n_train", "int", 0, "use the first n training examples (0: all)", "[0, inf)"},
+  {"n_valid", "int", 0, "use the first n validation examples (0: all)", "[0, inf)"},
+  {"n_test", "int", 0, "use the first n test examples (0: all)", "[0, inf)"},
   {"extra_eval", "string", "", "extra files scored with the best checkpoint: name=path,... (e.g. official=../shared/data/prosqa/valid.json)"},
   -- tokenizer and model
-  {"tokenizer", "string", "words", "words (built from the training text) | gpt2"},
+  {"tokenizer", "string", "words", "words (built from the training text) | gpt2", {"words", "gpt2"}},
   {"gpt2_vocab", "string", "", "GPT-2 vocab.json / encoder.json (tokenizer gpt2)"},
   {"gpt2_merges", "string", "", "GPT-2 merges.txt / vocab.bpe (tokenizer gpt2)"},
-  {"model", "string", "small", "GPT-2 preset trained from scratch: tiny | small | mini | gpt2"},
-  {"n_layer", "int", 0, "layers of a from-scratch model (0: the --model preset's)"},
-  {"n_embd", "int", 0, "width of a from-scratch model (0: the --model preset's)"},
-  {"n_head", "int", 0, "attention heads of a from-scratch model (0: the --model preset's)"},
+  {"model", "string", "small", "GPT-2 preset trained from scratch: tiny | small | mini | gpt2", {"tiny", "small", "mini", "gpt2", "gpt2-medium"}},
+  {"n_layer", "int", 0, "layers of a from-scratch model (0: the --model preset's)", "[0, inf)"},
+  {"n_embd", "int", 0, "width of a from-scratch model (0: the --model preset's)", "[0, inf)"},
+  {"n_head", "int", 0, "attention heads of a from-scratch model (0: the --model preset's)", "[0, inf)"},
   {"model_path", "string", "", "HF GPT-2 model.safetensors (config.json beside it); overrides --model"},
   {"init_token", "string", "<<", "existing token whose embedding initialises the new special tokens"},
-  {"n_positions", "int", 512, "context length of a model trained from scratch"},
-  {"dropout", "number", 0.1, "dropout (HF GPT-2 default 0.1) during training"},
-  {"position_init", "string", "gpt2", "position embeddings of a from-scratch model: gpt2 (N(0, 0.02)) | sinusoid"},
-  {"pretrain_epochs", "int", 0, "epochs of language-model pretraining on the questions' text before all methods (from-scratch models)"},
-  {"pretrain_lr", "number", 0, "learning rate of the pretraining (0: --lr)"},
-  {"pretrain_task", "string", "repeat", "pretraining objective on question text: repeat (copy the question) | recall (its edges or sentences again in a random order: content lookup) | lm"},
-  {"pretrain_until_loss", "number", 0, "stop the pretraining after the first epoch whose mean loss is <= this (0: off; --pretrain_epochs is then the cap)"},
+  {"n_positions", "int", 512, "context length of a model trained from scratch", "[1, inf)"},
+  {"dropout", "number", 0.1, "dropout (HF GPT-2 default 0.1) during training", "[0, 1)"},
+  {"position_init", "string", "gpt2", "position embeddings of a from-scratch model: gpt2 (N(0, 0.02)) | sinusoid", {"gpt2", "sinusoid"}},
+  {"pretrain_epochs", "int", 0, "epochs of language-model pretraining on the questions' text before all methods (from-scratch models)", "[0, inf)"},
+  {"pretrain_lr", "number", 0, "learning rate of the pretraining (0: --lr)", "[0, inf)"},
+  {"pretrain_task", "string", "repeat", "pretraining objective on question text: repeat (copy the question) | recall (its edges or sentences again in a random order: content lookup) | lm", {"repeat", "recall", "lm"}},
+  {"pretrain_until_loss", "number", 0, "stop the pretraining after the first epoch whose mean loss is <= this (0: off; --pretrain_epochs is then the cap)", "[0, inf)"},
   -- optimisation
-  {"lr", "number", 1e-4, "AdamW learning rate (constant)"},
-  {"weight_decay", "number", 0.01, "AdamW decoupled weight decay, on all parameters"},
-  {"beta1", "number", 0.9, "AdamW beta1"},
-  {"beta2", "number", 0.999, "AdamW beta2"},
-  {"clip", "number", 0, "gradient-norm clipping (0: off, as the official code)"},
-  {"warmup_steps", "int", 0, "linear learning-rate warm-up over this many optimizer steps (0: constant, as the official code)"},
-  {"batch_size", "int", 128, "global batch: examples per optimizer step"},
-  {"micro_batch", "int", 32, "examples per forward/backward (gradients accumulate up to batch_size)"},
+  {"lr", "number", 1e-4, "AdamW learning rate (constant)", "(0, inf)"},
+  {"weight_decay", "number", 0.01, "AdamW decoupled weight decay, on all parameters", "[0, inf)"},
+  {"beta1", "number", 0.9, "AdamW beta1", "[0, 1)"},
+  {"beta2", "number", 0.999, "AdamW beta2", "[0, 1)"},
+  {"clip", "number", 0, "gradient-norm clipping (0: off, as the official code)", "[0, inf)"},
+  {"warmup_steps", "int", 0, "linear learning-rate warm-up over this many optimizer steps (0: constant, as the official code)", "[0, inf)"},
+  {"batch_size", "int", 128, "global batch: examples per optimizer step", "[1, inf)"},
+  {"micro_batch", "int", 32, "examples per forward/backward (gradients accumulate up to batch_size)", "[1, inf)"},
   -- curriculum (Coconut)
-  {"c_thought", "int", 1, "continuous thoughts per replaced step (c)"},
-  {"max_latent_stage", "int", 6, "stages that replace steps (k)"},
-  {"epochs_per_stage", "int", 5, "epochs per stage"},
-  {"epochs", "int", 50, "total epochs of the Coconut run (the last stage gets what remains)"},
-  {"baseline_epochs", "int", 0, "epochs of the CoT and No-CoT runs (0: same as --epochs)"},
+  {"c_thought", "int", 1, "continuous thoughts per replaced step (c)", "[1, inf)"},
+  {"max_latent_stage", "int", 6, "stages that replace steps (k)", "[0, inf)"},
+  {"epochs_per_stage", "int", 5, "epochs per stage", "[1, inf)"},
+  {"epochs", "int", 50, "total epochs of the Coconut run (the last stage gets what remains)", "[1, inf)"},
+  {"baseline_epochs", "int", 0, "epochs of the CoT and No-CoT runs (0: same as --epochs)", "[0, inf)"},
   {"pad_latent_to_max", "bool", true, "use max_latent_stage thoughts for short chains too (ProsQA config)"},
-  {"uniform_prob", "number", 0.0, "probability of training an example at a random stage"},
+  {"uniform_prob", "number", 0.0, "probability of training an example at a random stage", "[0, 1]"},
   {"reset_optimizer", "bool", true, "reset AdamW at each stage switch"},
   {"coconut_markers", "bool", true, "Coconut thoughts between <|start-latent|> and <|end-latent|> (official); false: right after the question (Reasoning-by-Superposition layout)"},
-  {"coconut_loss", "string", "official", "Coconut loss: official (kept steps + answer) | frontier (one random shortest-path frontier node after s thoughts) | bfs (-log P(BFS frontier set))"},
+  {"coconut_loss", "string", "official", "Coconut loss: official (kept steps + answer) | frontier (one random shortest-path frontier node after s thoughts) | bfs (-log P(BFS frontier set))", {"official", "frontier", "bfs"}},
   {"reset_every_epoch", "bool", false, "reset AdamW at every epoch instead (what the official run.py does with reset_optimizer)"},
-  {"max_epochs", "int", 0, "stop after this many epochs (0: the full schedule)"},
+  {"max_epochs", "int", 0, "stop after this many epochs (0: the full schedule)", "[0, inf)"},
   {"coconut_from_cot", "bool", false, "start Coconut from the CoT model and train stages 1.. (the official GSM8k recipe)"},
   -- evaluation
   {"eot", "string", "fixed", "<eot> policy plugin"},
-  {"eval_batch", "int", 64, "prompts generated together"},
-  {"max_new_tokens", "int", 128, "greedy tokens after the thoughts"},
-  {"eval_fixed_thoughts", "int", 0, "also score test (and extra sets) with this many thoughts for every example (0: off); the main numbers use the curriculum's plan"},
+  {"eval_batch", "int", 64, "prompts generated together", "[1, inf)"},
+  {"max_new_tokens", "int", 128, "greedy tokens after the thoughts", "[1, inf)"},
+  {"eval_fixed_thoughts", "int", 0, "also score test (and extra sets) with this many thoughts for every example (0: off); the main numbers use the curriculum's plan", "[0, inf)"},
   {"stage_probe", "bool", false, "log stage-matched accuracy: is the token after s thoughts in the shortest-path frontier at depth s+1 (Coconut, frontier data)"},
   {"probes", "string", "", "probe plugins run during evaluation, comma-separated"},
   {"analysis_k", "string", "", "after training, score test with the best checkpoint once per thought count in this list (e.g. 0,1,2,3,4,5,6), <|end-latent|> forced after k thoughts: <method>/analysis_k.csv and analysis/ (methods without thoughts: one reference pass)"},
   {"analysis_probes", "string", "", "probe plugins run only in the --analysis_k sweep (besides --probes), comma-separated (e.g. paths,frontier,parallelism,height,decode)"},
-  {"pause_tokens", "int", 0, "add a <|pause|> token to the tokenizer (pause curricula)"},
+  {"pause_tokens", "int", 0, "add a <|pause|> token to the tokenizer (pause curricula)", "[0, inf)"},
   -- baselines of the paper's Table 1 (issue 13)
-  {"pause_count", "int", 0, "<pause> tokens of the pause method (0: Coconut's final-stage thoughts, max_latent_stage x c_thought)"},
-  {"icot_epochs", "int", 0, "epochs of the icot method (0: --epochs)"},
-  {"icot_remove_per_epoch", "int", 8, "icot: chain tokens removed per epoch (iCoT reference: 8)"},
-  {"icot_smoothing_lambda", "number", 4, "icot: removal smoothing lambda, P(extra offset o) ~ exp(-lambda o) (reference: 4; 0: off)"},
-  {"icot_remove_all_beyond", "int", 39, "icot: remove the whole chain once this many tokens are scheduled (reference: 39; 0: never)"},
-  {"icot_pretrain_epochs", "int", 0, "icot: epochs on the full chain before removal starts"},
+  {"pause_count", "int", 0, "<pause> tokens of the pause method (0: Coconut's final-stage thoughts, max_latent_stage x c_thought)", "[0, inf)"},
+  {"icot_epochs", "int", 0, "epochs of the icot method (0: --epochs)", "[0, inf)"},
+  {"icot_remove_per_epoch", "int", 8, "icot: chain tokens removed per epoch (iCoT reference: 8)", "[0, inf)"},
+  {"icot_smoothing_lambda", "number", 4, "icot: removal smoothing lambda, P(extra offset o) ~ exp(-lambda o) (reference: 4; 0: off)", "[0, inf)"},
+  {"icot_remove_all_beyond", "int", 39, "icot: remove the whole chain once this many tokens are scheduled (reference: 39; 0: never)", "[0, inf)"},
+  {"icot_pretrain_epochs", "int", 0, "icot: epochs on the full chain before removal starts", "[0, inf)"},
   {"icot_reset_optimizer", "bool", true, "icot: reset AdamW whenever the removed token count changes"},
 }
 
@@ -360,15 +410,47 @@ function E.spec(own)
   return O.spec(entries)
 end
 
+-- --resume continues checkpoints trained with the run's vocabulary: the
+-- word-level tokenizer built from this invocation's data must hold the tokens
+-- of <root>/tokenizer.json, in order (else the data changed, and every token id
+-- with it). A run some of whose methods used <|pause|> (the last token) keeps
+-- it when other methods resume alone, so the shared file stays as it was.
+-- Checked before anything in root is rewritten.
+function E.check_resume_tokenizer(root, tok, special)
+  local path = root .. "/tokenizer.json"
+  if not coconut.fs.exists(path) then return end
+  local old = coconut.check(coconut.json.read(path))
+  if type(old) ~= "table" or type(old.tokens) ~= "table" then
+    coconut.user_error(path .. ": not a word-level tokenizer file (no \"tokens\" list)")
+  end
+  local n = #old.tokens
+  if not special.pause and n == tok:size() + 1 and old.tokens[n] == "<|pause|>" then
+    special.pause = tok:add_special("<|pause|>")
+  end
+  local probe = root .. "/.tokenizer.json.resume"
+  coconut.check(tok:save(probe))
+  local new = coconut.json.read(probe)
+  coconut.fs.remove(probe)
+  local same = new and type(new.tokens) == "table" and #new.tokens == n
+  for i = 1, n do same = same and new.tokens[i] == old.tokens[i] end
+  if not same then
+    coconut.user_error(string.format("%s: the run's vocabulary (%d tokens) differs from the one built from this data "
+      .. "(%d tokens now): --resume needs the run's original data and options (--data, --n_train, --format, ...), or "
+      .. "pass --overwrite / --run NAME for a new run", path, n, tok:size()))
+  end
+end
+
 -- The single-seed path: every method with o.seed, results in root. The data
 -- are loaded first; then on_data() (optional; coco.seeds creates its root
 -- there), then root is created: bad data leave nothing written.
 function E.run_one(o, cfg, root, on_data)
   local t_all = coconut.time()
   if coconut.fs.exists(root .. "/results.csv") and not o.resume and not o.overwrite then
-    error(string.format("%s already holds a finished run; pass --resume to continue it, --overwrite to replace it, or --run NAME", root), 0)
+    coconut.user_error(string.format("%s already holds a finished run; pass --resume to continue it, --overwrite to replace it, or --run NAME", root))
   end
   local methods = o.method == "all" and split_list(cfg.all_methods or "coconut,cot,nocot") or split_list(o.method)
+  E.check_names(o, cfg, methods)
+  if o.analysis_k and o.analysis_k ~= "" then R.parse_k_list(o.analysis_k) end -- a bad list fails before any write
   local base = {} -- method -> its base method (itself unless a variant)
   for _, m in ipairs(methods) do base[m] = E.base_method(m, cfg.variants) end
   if o.coconut_from_cot then
@@ -376,7 +458,7 @@ function E.run_one(o, cfg, root, on_data)
     -- and trains stages 1.. only, so CoT runs first
     local has_cot, ordered = false, {}
     for _, m in ipairs(methods) do has_cot = has_cot or m == "cot" end
-    if not has_cot then error("--coconut_from_cot needs the cot method in the same run (--method all or cot,coconut)", 0) end
+    if not has_cot then coconut.user_error("--coconut_from_cot needs the cot method in the same run (--method all or cot,coconut)") end
     ordered[1] = "cot"
     for _, m in ipairs(methods) do if m ~= "cot" then ordered[#ordered + 1] = m end end
     methods = ordered
@@ -392,8 +474,8 @@ function E.run_one(o, cfg, root, on_data)
   local function load(split)
     local ok, list = pcall(ds.load, ds, split)
     if not ok then
-      error(string.format("%s: the %s split cannot be loaded: %s (the data come from --data %s, or --%s_file)", cfg.name, split,
-        tostring(list):gsub("^[^\n]-%.lua:%d+: ", ""), o.data, split), 0)
+      coconut.user_error(string.format("%s: the %s split cannot be loaded: %s (the data come from --data %s, or --%s_file)", cfg.name, split,
+        (tostring(list):gsub("^[^\n]-%.lua:%d+: ", "")), o.data, split))
     end
     return list
   end
@@ -415,24 +497,38 @@ function E.run_one(o, cfg, root, on_data)
     for _, spec in ipairs(split_list(o.extra_eval)) do
       local name, path = spec:match("^([%w_]+)=(.+)$")
       if not name then name, path = coconut.fs.basename(spec):gsub("%.json$", ""), spec end
-      if not coconut.fs.exists(path) then error("--extra_eval: " .. path .. " does not exist", 0) end
+      if not coconut.fs.exists(path) then coconut.user_error("--extra_eval: " .. path .. " does not exist") end
       local xo = {valid_file = path, generate = false, dir = o.data}
       for k, v in pairs(ropts) do xo[k] = v end
       local x = coconut.plugin.load("dataset", cfg.dataset, xo)
       data.extra[name] = x:load("valid")
     end
   end
+  -- the tokenizer (built from the data, or read from --gpt2_vocab / --gpt2_merges)
+  -- is input too: a bad file stops the run before anything is written
+  local base_list = {}
+  for i, m in ipairs(methods) do base_list[i] = base[m] end
+  local tok, special = E.tokenizer(o, data.train, base_list)
+  if o.model_path ~= "" then
+    -- the weights are input too: a truncated file, a bad header or a NaN weight
+    -- is reported before the run directory exists (the methods load it again)
+    local m, err = coconut.gpt2.load(o.model_path)
+    if not m then coconut.user_error("--model_path: " .. tostring(err)) end
+    m:close()
+  end
   if on_data then on_data() end
-  assert(coconut.fs.mkdir(root))
-  assert(coconut.json.write(root .. "/config.json", O.resolved(cfg.spec, o)))
+  coconut.check(coconut.fs.mkdir(root))
+  E.lock(root) -- one run per run directory (after the data: bad data leave nothing behind)
+  -- under the lock no other process writes here: temp files are a killed run's leftovers
+  local swept = RL.sweep_temp(root)
+  if swept > 0 then P.log("[%s] removed %d temp file(s) an interrupted run left in %s", cfg.name, swept, root) end
+  if o.resume and o.tokenizer == "words" then E.check_resume_tokenizer(root, tok, special) end
+  coconut.check(coconut.json.write(root .. "/config.json", O.resolved(cfg.spec, o)))
   local info = coconut.info()
   P.log("[%s] coconut %s, %s, BLIS %s (%s), %d threads; results in %s", cfg.name, info.version, info.lua, info.blis,
     info.blis_arch, info.threads, root)
   P.log("[%s] data: %d train, %d valid, %d test examples", cfg.name, #data.train, #data.valid, #data.test)
-  local base_list = {}
-  for i, m in ipairs(methods) do base_list[i] = base[m] end
-  local tok, special = E.tokenizer(o, data.train, base_list)
-  if o.tokenizer == "words" then assert(tok:save(root .. "/tokenizer.json")) end
+  if o.tokenizer == "words" then coconut.check(tok:save(root .. "/tokenizer.json")) end
   P.log("[%s] tokenizer: %s, %d tokens", cfg.name, tok:kind(), tok:size())
 
   local eot = coconut.plugin.load("eot", o.eot, {})
@@ -465,7 +561,7 @@ function E.run_one(o, cfg, root, on_data)
       analysis_probes[#analysis_probes + 1] = {name = name, plugin = coconut.plugin.load("probe", name, {})}
     end
     local cur = E.curriculum(o, method, cfg.variants)
-    assert(coconut.fs.mkdir(dir))
+    coconut.check(coconut.fs.mkdir(dir))
     local mo = {}
     for k, v in pairs(o) do mo[k] = v end
     mo.method = method
@@ -473,7 +569,7 @@ function E.run_one(o, cfg, root, on_data)
     local v = cfg.variants and cfg.variants[method]
     -- a variant's config names its base method and the curriculum options it changes
     if v then mconf.variant = {method = v.method, options = variant_options(v, o)} end
-    assert(coconut.json.write(dir .. "/config.json", mconf))
+    coconut.check(coconut.json.write(dir .. "/config.json", mconf))
     local r = R.run{dir = dir, opts = o, model = model, tok = tok, special = special, style = E.style(o), data = data, curriculum = cur,
                     eot = eot, probes = probes, analysis_probes = analysis_probes, method = method, first_stage = first_stage}
     r.method = method
@@ -481,6 +577,7 @@ function E.run_one(o, cfg, root, on_data)
     -- (the time of this invocation alone would hide a resumed run's history)
     r.seconds = r.total_wall or (coconut.time() - t0)
     results[#results + 1] = r
+    K.point("method") -- test-only kill point (coco.killpoint)
   end
 
   -- one row per method, in the order asked for
@@ -507,7 +604,7 @@ function E.run_one(o, cfg, root, on_data)
     cols[#cols + 1] = n .. "_accuracy"; cols[#cols + 1] = n .. "_new_tokens"; cols[#cols + 1] = n .. "_thoughts"
     cols[#cols + 1] = n .. "_tokens"
   end
-  local w = assert(coconut.csv.open(root .. "/results.csv", cols))
+  local w = coconut.check(coconut.csv.open(root .. "/results.csv", cols))
   for _, r in ipairs(results) do
     local ev = S.eval_means(root .. "/" .. r.method .. "/eval.csv")
     local t = ev.test or {}
@@ -521,7 +618,7 @@ function E.run_one(o, cfg, root, on_data)
     end
     w:row(row)
   end
-  assert(w:close())
+  coconut.check(w:close())
   local cmp_png
   if #results > 1 then
     local ms = {}

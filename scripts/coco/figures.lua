@@ -37,7 +37,7 @@ set output ARG2
 local function render(dir, name, body, title, opts)
   opts = opts or {}
   local size, font = opts.size or "900,520", opts.font or "sans,10"
-  assert(coconut.fs.mkdir(dir .. "/figures"))
+  coconut.check(coconut.fs.mkdir(dir .. "/figures")) -- a failed write (disk full) is the user's to fix: no traceback
   local gp = "figures/" .. name .. ".gp"
   local text
   if opts.panels then
@@ -47,12 +47,20 @@ local function render(dir, name, body, title, opts)
     text = string.format(HEADER, title, gp) .. SETUP .. string.format(PNG, size, font, size) .. body
       .. string.format(SVG, size, font) .. "replot\nunset output\n"
   end
-  assert(coconut.fs.write(dir .. "/" .. gp, text))
+  coconut.check(coconut.fs.write(dir .. "/" .. gp, text))
   -- Render to temp names and rename, so a failed render leaves no half image.
   local png, svg = "figures/" .. name .. ".png", "figures/" .. name .. ".svg"
-  coconut.plot(dir .. "/" .. gp, {png .. ".tmp", svg .. ".tmp"}, dir)
-  assert(os.rename(dir .. "/" .. png .. ".tmp", dir .. "/" .. png))
-  assert(os.rename(dir .. "/" .. svg .. ".tmp", dir .. "/" .. svg))
+  local ok, err = pcall(coconut.plot, dir .. "/" .. gp, {png .. ".tmp", svg .. ".tmp"}, dir)
+  if not ok then
+    -- gnuplot failed (e.g. a full disk): no half image is left, and the
+    -- message (gnuplot's own) is reported as the user's problem
+    coconut.fs.remove(dir .. "/" .. png .. ".tmp")
+    coconut.fs.remove(dir .. "/" .. svg .. ".tmp")
+    coconut.user_error(string.format("%s: the figure cannot be rendered: %s", dir .. "/" .. gp,
+      (tostring(err):gsub("^[^\n]-%.lua:%d+: ", ""))))
+  end
+  coconut.check(os.rename(dir .. "/" .. png .. ".tmp", dir .. "/" .. png))
+  coconut.check(os.rename(dir .. "/" .. svg .. ".tmp", dir .. "/" .. svg))
   return dir .. "/" .. png, dir .. "/" .. svg
 end
 F.render = render
@@ -163,6 +171,30 @@ plot "results.csv" using (strcol("seed") eq "mean" ? idx(strcol("method")) : NaN
      "results.csv" using (strcol("seed") eq "mean" ? (m2 = column("%s"), NaN) : (strcol("seed") eq "std" ? idx(strcol("method")) + 0.32 : NaN)):(m2):(sprintf("%%.3f ± %%.3f", m2, sd(column("%s")))) with labels left font ",9" notitle
 ]], title, column, column, table.concat(methods, " "), column, column, column, column, column, column, column)
   return render(root, "compare_seeds", body, title .. " " .. column .. " over seeds")
+end
+
+-- Accuracy against mean thoughts per question of the <eot> policies (issue
+-- 16), from <dir>/eot_policies.csv (experiments/eot_classifier.lua): the fixed
+-- policies k = 0..K as a curve (each point labelled k), the learned policy as
+-- points (labelled with their thresholds), and the curriculum's planned count
+-- (the run's own evaluation) as one more point when the file has it.
+function F.eot_tradeoff(dir, title)
+  local body = [[
+set title "]] .. title .. [[: accuracy vs mean thoughts per question (test)"
+set xlabel "mean continuous thoughts per question"
+set ylabel "accuracy"
+set yrange [-0.05:1.08]
+set offsets 0.3, 0.6, 0, 0
+fixed(c) = strcol("policy") eq "fixed" ? column(c) : NaN
+learned(c) = strcol("policy") eq "learned" ? column(c) : NaN
+plan(c) = strcol("policy") eq "plan" ? column(c) : NaN
+plot "eot_policies.csv" using (fixed("thoughts")):(fixed("accuracy")) with linespoints lw 2 pt 7 lc rgb "#1f5fa6" title "fixed k", \
+     "eot_policies.csv" using (fixed("thoughts")):(fixed("accuracy")):("k=".strcol("k")) with labels offset char 0,0.9 font ",8" tc rgb "#1f5fa6" notitle, \
+     "eot_policies.csv" using (learned("thoughts")):(learned("accuracy")) with points pt 9 ps 1.6 lc rgb "#c0392b" title "learned (threshold)", \
+     "eot_policies.csv" using (learned("thoughts")):(learned("accuracy")):(strcol("threshold")) with labels offset char 1.3,-0.7 font ",8" tc rgb "#c0392b" notitle, \
+     "eot_policies.csv" using (plan("thoughts")):(plan("accuracy")) with points pt 5 ps 1.4 lc rgb "#27ae60" title "planned count (curriculum)"
+]]
+  return render(dir, "eot_tradeoff", body, title .. " <eot> policies: accuracy vs thoughts")
 end
 
 return F

@@ -30,6 +30,8 @@
 -- seed (ProsQA cpu preset: epoch 5-6 for seed 0, a later one for seed 1), and
 -- a model stopped inside it has not learned the lookup the methods build on.
 local P = require "coco.progress"
+local K = require "coco.killpoint"
+local R = require "coco.run"
 
 local M = {}
 
@@ -42,10 +44,10 @@ function M.unit_tokens(layout)
   local word = symbolic and "|" or "."
   local sep = layout.tok:id(word)
   if not sep then
-    error(string.format("--pretrain_task recall: the tokenizer has no '%s' token to split the question into units", word), 0)
+    coconut.user_error(string.format("--pretrain_task recall: the tokenizer has no '%s' token to split the question into units", word))
   end
   local stop = symbolic and layout.tok:id("Q") or nil
-  if symbolic and not stop then error("--pretrain_task recall: the tokenizer has no 'Q' token", 0) end
+  if symbolic and not stop then coconut.user_error("--pretrain_task recall: the tokenizer has no 'Q' token") end
   return sep, stop
 end
 
@@ -76,18 +78,18 @@ end
 -- examples: training examples; layout: coco.layout; returns the model (trained in place)
 function M.run(ctx)
   local o, m, dir = ctx.opts, ctx.model, ctx.dir
-  assert(coconut.fs.mkdir(dir))
+  coconut.check(coconut.fs.mkdir(dir))
   local final = dir .. "/model.safetensors"
   if coconut.fs.exists(dir .. "/state.json") then
     P.log("[pretrain] reusing %s", final)
-    return assert(coconut.gpt2.load(final))
+    return coconut.check(coconut.gpt2.load(final))
   end
   local opt = coconut.optim.adamw(m, {lr = o.pretrain_lr > 0 and o.pretrain_lr or o.lr, weight_decay = o.weight_decay,
                                       betas = {o.beta1, o.beta2}})
-  local metrics = assert(coconut.csv.open(dir .. "/metrics.csv", {"step", "epoch", "loss", "tokens_per_s"}))
+  local metrics = coconut.check(coconut.csv.open(dir .. "/metrics.csv", {"step", "epoch", "loss", "tokens_per_s"}))
   local task = o.pretrain_task
   if task ~= "repeat" and task ~= "lm" and task ~= "recall" then
-    error("--pretrain_task must be 'repeat', 'recall' or 'lm', got '" .. tostring(task) .. "'", 0)
+    coconut.user_error("--pretrain_task must be 'repeat', 'recall' or 'lm', got '" .. tostring(task) .. "'")
   end
   local sep, stop
   if task == "recall" then sep, stop = M.unit_tokens(ctx.layout) end
@@ -114,10 +116,11 @@ function M.run(ctx)
   end
   local items = build(1)
   local micro, step = o.micro_batch, 0
+  local n_pos = m:config().n_positions
   local accum = math.max(1, o.batch_size // micro)
   m:train(true)
   local stop_at = o.pretrain_until_loss or 0
-  if stop_at < 0 then error("--pretrain_until_loss must be >= 0, got " .. tostring(stop_at), 0) end
+  if stop_at < 0 then coconut.user_error("--pretrain_until_loss must be >= 0, got " .. tostring(stop_at)) end
   local done_epochs, last_loss = 0, math.huge
   for epoch = 1, o.pretrain_epochs do
     if task == "recall" and epoch > 1 then items = build(epoch) end
@@ -136,8 +139,11 @@ function M.run(ctx)
         for i = pos, math.min(#items, pos + micro - 1) do chunk[#chunk + 1] = items[i] end
         pos = pos + #chunk
         local batch = coconut.collate(chunk, {pad_id = ctx.special.eos})
+        R.check_length(batch, n_pos, "[pretrain]")
         local out <close> = m:forward(batch, {logits = false})
-        if out.loss ~= out.loss then error("[pretrain] loss is NaN at epoch " .. epoch .. " step " .. s, 0) end
+        if out.loss ~= out.loss then
+          coconut.user_error("[pretrain] loss is NaN at epoch " .. epoch .. " step " .. s .. " (try a smaller --pretrain_lr / --lr)")
+        end
         l = l + out.loss / nm
         toks = toks + batch.input_ids:numel()
         out:backward(1.0 / nm)
@@ -150,6 +156,7 @@ function M.run(ctx)
       lsum = lsum + l
       metrics:row{step = step, epoch = epoch, loss = l, tokens_per_s = toks / math.max(coconut.time() - t0, 1e-9)}
       bar:update(s, {loss = l})
+      K.point("pretrain_step") -- test-only kill point (coco.killpoint)
     end
     bar:done()
     local mean = lsum / nsteps
@@ -165,9 +172,9 @@ function M.run(ctx)
           .. "(the copy task is not learned; the methods start from a model without the lookup)", last_loss, stop_at,
           o.pretrain_epochs)
   end
-  assert(metrics:close())
-  assert(m:save(final))
-  assert(coconut.json.write(dir .. "/state.json", {epochs = done_epochs, steps = step, final_loss = last_loss,
+  coconut.check(metrics:close())
+  coconut.check(m:save(final))
+  coconut.check(coconut.json.write(dir .. "/state.json", {epochs = done_epochs, steps = step, final_loss = last_loss,
                                                    until_loss = stop_at > 0 and stop_at or nil}))
   return m
 end

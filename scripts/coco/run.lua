@@ -28,6 +28,7 @@
 local Layout = require "coco.layout"
 local P = require "coco.progress"
 local F = require "coco.figures"
+local K = require "coco.killpoint"
 
 local R = {}
 
@@ -307,6 +308,11 @@ function R.evaluate(ctx, split, examples, epoch, stage, eval_csv)
                    end_id = ctx.special.end_, latent_id = ctx.special.latent, planned = planned,
                    markers = not ctx.markerless,
                    eot = ctx.eot, return_thoughts = want_thoughts, return_logits = want_logits}
+    -- with a policy the thought count is the policy's, not always the plan's
+    -- (e.g. the learned <eot>, issue 16): ask generate for it (n_thoughts comes
+    -- with the extras), so eval.csv's thoughts column is what was generated;
+    -- probes still see thoughts only when one asked for them (wants)
+    if ctx.eot ~= nil then gopts.return_thoughts = true end
     local outs, extra = m:generate(prompts, gopts)
     for j, new in ipairs(outs) do
       local i = first + j - 1
@@ -330,7 +336,7 @@ function R.evaluate(ctx, split, examples, epoch, stage, eval_csv)
         for q, t in ipairs(new) do tt[q] = lay.tok:decode({t}) end
         local ev = {split = split, epoch = epoch, stage = stage, index = i - 1, question = ex.question, gold = ex.answer,
                     prediction = pred, output_text = out_text, correct = ok, meta_json = ex.meta_json,
-                    thoughts = extra and extra[j].thoughts, logits = extra and extra[j].logits, tokens = new, token_text = tt}
+                    thoughts = want_thoughts and extra and extra[j].thoughts or nil, logits = extra and extra[j].logits, tokens = new, token_text = tt}
         -- the sweep's k for pause-as-thought slots (prompt tokens, 0 planned) too
         local k = (ctx.fixed_thoughts and ctx.fixed_final_stage) and ctx.fixed_thoughts or nth
         R.probe_host(ctx, ev, prompt_ids[j], k, nth)
@@ -344,6 +350,7 @@ function R.evaluate(ctx, split, examples, epoch, stage, eval_csv)
       end
     end
     bar:update(last, {acc = correct / last})
+    K.point("eval")
   end
   for _, p in ipairs(ctx.probes) do
     for _, row in ipairs(p.plugin:on_end(split, epoch, stage)) do
@@ -358,14 +365,59 @@ end
 
 -- ------------------------------------------------------------------ checkpoints
 
+-- A checkpoint is <dir>/checkpoints/<which>/ (which = last | best):
+-- model.safetensors, optimizer.safetensors (last only) and state.json. Each
+-- file is atomic, but a directory of three files is not: a kill between them
+-- would leave an epoch-e model beside an epoch-(e-1) state.json, and --resume
+-- would continue a run that never existed. So a checkpoint is written whole
+-- into <which>.new/ (state.json last: its presence marks it complete) and then
+-- swapped with <which>/ in one step (coconut.fs.exchange, renameat2
+-- RENAME_EXCHANGE); the old one, now at <which>.new/, is removed after. Where
+-- the file system cannot exchange, <which>/ is renamed to <which>.old/ and
+-- <which>.new/ into its place; recover_checkpoint repairs a kill between the
+-- two renames. Either way <which>/ always holds one complete checkpoint.
 local function save_checkpoint(ctx, which, state)
-  local d = join(ctx.dir, "checkpoints/" .. which)
-  assert(coconut.fs.mkdir(d))
-  assert(ctx.model:save(join(d, "model.safetensors")))
-  if ctx.opt and which == "last" then assert(ctx.opt:save(join(d, "optimizer.safetensors"))) end
-  -- state.json last: its presence marks a complete checkpoint
-  assert(coconut.json.write(join(d, "state.json"), state))
+  local base = join(ctx.dir, "checkpoints")
+  local d, new, old = join(base, which), join(base, which .. ".new"), join(base, which .. ".old")
+  coconut.check(coconut.fs.mkdir(base))
+  if coconut.fs.exists(new) then coconut.check(coconut.fs.rmtree(new)) end
+  coconut.check(coconut.fs.mkdir(new))
+  coconut.check(ctx.model:save(join(new, "model.safetensors")))
+  K.point("checkpoint_model")
+  if ctx.opt and which == "last" then coconut.check(ctx.opt:save(join(new, "optimizer.safetensors"))) end
+  coconut.check(coconut.json.write(join(new, "state.json"), state))
+  K.point("checkpoint_written")
+  if not coconut.fs.exists(d) then
+    coconut.check(coconut.fs.rename(new, d))
+  elseif coconut.fs.exchange(new, d) then
+    K.point("checkpoint_swapped")
+    coconut.check(coconut.fs.rmtree(new)) -- the previous checkpoint
+  else
+    if coconut.fs.exists(old) then coconut.check(coconut.fs.rmtree(old)) end
+    coconut.check(coconut.fs.rename(d, old))
+    coconut.check(coconut.fs.rename(new, d))
+    coconut.check(coconut.fs.rmtree(old))
+  end
 end
+R.save_checkpoint = save_checkpoint
+
+-- Before a run reads or writes its checkpoints: a complete <which>.new/ with
+-- no <which>/ beside it is the newer checkpoint of a write killed between its
+-- renames (promoted); any other <which>.new/ or <which>.old/ is a leftover.
+local function recover_checkpoint(dir, which)
+  local base = join(dir, "checkpoints")
+  local d, new, old = join(base, which), join(base, which .. ".new"), join(base, which .. ".old")
+  if not coconut.fs.exists(d) and coconut.fs.exists(join(new, "state.json")) then
+    coconut.check(coconut.fs.rename(new, d))
+  end
+  if not coconut.fs.exists(d) and coconut.fs.exists(join(old, "state.json")) then
+    coconut.check(coconut.fs.rename(old, d))
+  end
+  for _, x in ipairs{new, old} do
+    if coconut.fs.exists(x) then coconut.check(coconut.fs.rmtree(x)) end
+  end
+end
+R.recover_checkpoint = recover_checkpoint
 
 -- Scores the best checkpoint on the test split and on every extra set that the
 -- state has no number for yet; records them in state. Returns whether it scored
@@ -388,8 +440,8 @@ local function score_best(ctx, dir, state, evalcsv, summary)
   end
   if not need_test and #missing == 0 and not need_fixed then return false end
   local t0 = coconut.time()
-  local best = assert(coconut.gpt2.load(join(dir, "checkpoints/best/model.safetensors")))
-  local best_state = assert(coconut.json.read(join(dir, "checkpoints/best/state.json")))
+  local best = coconut.check(coconut.gpt2.load(join(dir, "checkpoints/best/model.safetensors")))
+  local best_state = coconut.check(coconut.json.read(join(dir, "checkpoints/best/state.json")))
   local trained_model = ctx.model
   ctx.model = best
   best:train(false)
@@ -428,11 +480,11 @@ function R.parse_k_list(text)
   for x in tostring(text):gmatch("[^,%s]+") do
     local k = math.tointeger(tonumber(x))
     if not k or k < 0 then
-      error(string.format("--analysis_k: '%s' is not a thought count (expected integers >= 0, comma-separated, e.g. 0,1,2,3,4,5,6)", x), 0)
+      coconut.user_error(string.format("--analysis_k: '%s' is not a thought count (expected integers >= 0, comma-separated, e.g. 0,1,2,3,4,5,6)", x))
     end
     if not seen[k] then seen[k] = true; ks[#ks + 1] = k end
   end
-  if #ks == 0 then error("--analysis_k: no thought counts in '" .. tostring(text) .. "'", 0) end
+  if #ks == 0 then coconut.user_error("--analysis_k: no thought counts in '" .. tostring(text) .. "'") end
   table.sort(ks)
   return ks
 end
@@ -470,19 +522,19 @@ function R.analysis_sweep(ctx, dir, state, ks)
   local key = table.concat(ks, ",") .. (ctx.thinks and "" or " reference") .. " | " .. table.concat(names, ",")
   if state.analysis == key and coconut.fs.exists(join(dir, "analysis_k.csv")) then return false end
   local t0 = coconut.time()
-  local best = assert(coconut.gpt2.load(join(dir, "checkpoints/best/model.safetensors")))
-  local best_state = assert(coconut.json.read(join(dir, "checkpoints/best/state.json")))
+  local best = coconut.check(coconut.gpt2.load(join(dir, "checkpoints/best/model.safetensors")))
+  local best_state = coconut.check(coconut.json.read(join(dir, "checkpoints/best/state.json")))
   best:train(false)
   local adir = join(dir, "analysis")
-  assert(coconut.fs.mkdir(adir))
-  if #probes > 0 then assert(coconut.fs.mkdir(join(adir, "probes"))) end
+  coconut.check(coconut.fs.mkdir(adir))
+  if #probes > 0 then coconut.check(coconut.fs.mkdir(join(adir, "probes"))) end
   for _, p in ipairs(probes) do
     local cols = {"split", "epoch", "stage"}
     for _, c in ipairs(p.plugin:columns()) do cols[#cols + 1] = c end
-    p.csv = assert(coconut.csv.open(join(adir, "probes/" .. p.name .. ".csv"), cols))
+    p.csv = coconut.check(coconut.csv.open(join(adir, "probes/" .. p.name .. ".csv"), cols))
   end
-  local evalcsv = assert(coconut.csv.open(join(adir, "eval.csv"), EVAL))
-  local acsv = assert(coconut.csv.open(join(dir, "analysis_k.csv"), ANALYSIS))
+  local evalcsv = coconut.check(coconut.csv.open(join(adir, "eval.csv"), EVAL))
+  local acsv = coconut.check(coconut.csv.open(join(dir, "analysis_k.csv"), ANALYSIS))
   local trained, trained_probes = ctx.model, ctx.probes
   ctx.model, ctx.probes = best, probes
   for _, k in ipairs(ctx.thinks and ks or {0}) do
@@ -505,9 +557,9 @@ function R.analysis_sweep(ctx, dir, state, ks)
   end
   ctx.fixed_thoughts, ctx.fixed_final_stage = nil, nil
   ctx.model, ctx.probes = trained, trained_probes
-  for _, p in ipairs(probes) do assert(p.csv:close()) end
-  assert(evalcsv:close())
-  assert(acsv:close())
+  for _, p in ipairs(probes) do coconut.check(p.csv:close()) end
+  coconut.check(evalcsv:close())
+  coconut.check(acsv:close())
   best:close()
   state.analysis = key
   state.score_wall = (state.score_wall or 0) + (coconut.time() - t0)
@@ -516,12 +568,41 @@ end
 
 -- ------------------------------------------------------------------ training
 
+-- A training batch longer than the model's context is the data's or the
+-- options' doing (--n_positions, or a --model_path model with a short
+-- context): a user error naming both lengths, before the forward refuses it.
+function R.check_length(batch, n_positions, what)
+  local len = batch.input_ids:shape()[2]
+  if len > n_positions then
+    coconut.user_error(string.format("%s: a batch holds sequences of %d tokens, more than the model's context of %d "
+      .. "positions (--n_positions, or the n_positions of the --model_path model)", what, len, n_positions))
+  end
+end
+
+-- A resumed run continues the checkpoint's model: it must have the shape this
+-- run builds (the tokenizer's vocabulary, the model options). A mismatch means
+-- the data, tokenizer or options changed since the checkpoint was written.
+function R.check_resume_model(path, loaded, fresh)
+  local a, b = loaded:config(), fresh:config()
+  for _, k in ipairs{"vocab_size", "n_layer", "n_embd", "n_head", "n_positions"} do
+    if a[k] ~= b[k] then
+      local what = k == "vocab_size" and "vocabulary" or k
+      coconut.user_error(string.format("%s: the checkpoint's %s is %s but this run's %s is %s (the data, tokenizer or "
+        .. "model options changed since it was written); --resume needs the run's original options, or pass "
+        .. "--overwrite / --run NAME for a new run", path, what, tostring(a[k]),
+        k == "vocab_size" and "tokenizer gives" or "model has", tostring(b[k])))
+    end
+  end
+end
+
 function R.run(ctx)
   local o = ctx.opts
   local dir = ctx.dir
   -- the analysis sweep's thought counts, checked before any training
   local analysis_ks = (o.analysis_k and o.analysis_k ~= "") and R.parse_k_list(o.analysis_k) or nil
-  assert(coconut.fs.mkdir(dir))
+  coconut.check(coconut.fs.mkdir(dir))
+  recover_checkpoint(dir, "last")
+  recover_checkpoint(dir, "best")
   ctx.layout = Layout.new(ctx.tok, ctx.special, ctx.style or "words")
   local m = ctx.model
   local epochs = schedule(ctx.curriculum, ctx.first_stage)
@@ -532,35 +613,38 @@ function R.run(ctx)
   local resume = o.resume and coconut.fs.exists(join(dir, "checkpoints/last/state.json"))
   if o.resume and not resume then P.log("[%s] --resume: no checkpoint in %s; starting fresh", ctx.method, dir) end
   if resume then
-    state = assert(coconut.json.read(join(dir, "checkpoints/last/state.json")))
-    local lm = assert(coconut.gpt2.load(join(dir, "checkpoints/last/model.safetensors")))
+    state = coconut.check(coconut.json.read(join(dir, "checkpoints/last/state.json")))
+    local lm = coconut.check(coconut.gpt2.load(join(dir, "checkpoints/last/model.safetensors")))
+    R.check_resume_model(join(dir, "checkpoints/last/model.safetensors"), lm, m)
     ctx.model, m = lm, lm
     P.log("[%s] resuming after epoch %d (step %d)", ctx.method, state.epoch_done, state.step)
   end
   m:train(true)
-  m:seed(o.seed)
+  -- the dropout streams continue where the checkpoint left them (the count of
+  -- forwards so far; absent in checkpoints written before it was recorded)
+  m:seed(o.seed, resume and state.forwards or 0)
   ctx.opt = coconut.optim.adamw(m, {lr = o.lr, weight_decay = o.weight_decay, betas = {o.beta1, o.beta2}, eps = 1e-8,
                                      clip = o.clip})
   if resume and coconut.fs.exists(join(dir, "checkpoints/last/optimizer.safetensors")) then
-    assert(ctx.opt:load(join(dir, "checkpoints/last/optimizer.safetensors")))
+    coconut.check(ctx.opt:load(join(dir, "checkpoints/last/optimizer.safetensors")))
   end
   -- Result tables grow row by row (each row written whole and flushed), so a
   -- long run can be watched and a crash keeps every finished row; a fresh run
   -- starts them empty, a resumed one appends (the header must match).
   local function table_file(path, cols)
-    if not resume and coconut.fs.exists(path) then assert(coconut.fs.remove(path)) end
+    if not resume and coconut.fs.exists(path) then coconut.check(coconut.fs.remove(path)) end
     if resume and not state.finished and coconut.fs.exists(path) then
       -- drop rows of the epoch that was interrupted (and of a partial final
       -- evaluation): they are recomputed; keeping them would count them twice
-      local rows = assert(coconut.csv.read(path))
-      local w = assert(coconut.csv.open(path, cols))
+      local rows = coconut.check(coconut.csv.read(path))
+      local w = coconut.check(coconut.csv.open(path, cols))
       for _, r in ipairs(rows) do
         local e = tonumber(r.epoch)
         if e and e <= state.epoch_done and (r.split == nil or r.split == "valid") then w:row(r) end
       end
-      assert(w:close())
+      coconut.check(w:close())
     end
-    return assert(coconut.csv.open(path, cols, {append = true}))
+    return coconut.check(coconut.csv.open(path, cols, {append = true}))
   end
   local metrics = table_file(join(dir, "metrics.csv"), METRICS)
   local evalcsv = table_file(join(dir, "eval.csv"), EVAL)
@@ -582,7 +666,7 @@ function R.run(ctx)
     probe_k = math.min(probe_k, 8)
     stage_csv = table_file(join(dir, "stage_accuracy.csv"), STAGE_ACC)
   end
-  if #ctx.probes > 0 then assert(coconut.fs.mkdir(join(dir, "probes"))) end
+  if #ctx.probes > 0 then coconut.check(coconut.fs.mkdir(join(dir, "probes"))) end
   for _, p in ipairs(ctx.probes) do
     local cols = {"split", "epoch", "stage"}
     for _, c in ipairs(p.plugin:columns()) do cols[#cols + 1] = c end
@@ -592,6 +676,7 @@ function R.run(ctx)
   local train, valid = ctx.data.train, ctx.data.valid
   local micro = o.micro_batch
   local accum = math.max(1, o.batch_size // micro)
+  local n_pos = m:config().n_positions
   local t_run = coconut.time()
   local prev_stage = -1
   if state.epoch_done > 0 then prev_stage = epochs[state.epoch_done] end
@@ -637,12 +722,13 @@ function R.run(ctx)
         local tc = coconut.time()
         local batch = coconut.collate(chunk, {latent_id = ctx.special.latent, pad_id = ctx.special.eos,
                                               start_id = ctx.special.start, markers = not ctx.markerless})
+        R.check_length(batch, n_pos, "[" .. ctx.method .. "] training")
         local out <close> = m:forward(batch, {logits = false})
         c_time = c_time + (coconut.time() - tc)
         local l = out.loss
         if l ~= l or l == math.huge then
-          error(string.format("[%s] loss is %s at epoch %d step %d (stage %d); stopping. The last good checkpoint is in %s",
-            ctx.method, tostring(l), epoch, s, stage, join(dir, "checkpoints/last")), 0)
+          coconut.user_error(string.format("[%s] loss is %s at epoch %d step %d (stage %d); stopping (try a smaller --lr). "
+            .. "The last good checkpoint is in %s", ctx.method, tostring(l), epoch, s, stage, join(dir, "checkpoints/last")))
         end
         step_loss = step_loss + l
         nmicro = nmicro + 1
@@ -667,6 +753,7 @@ function R.run(ctx)
                   lr = ctx.opt:lr(), grad_norm = gnorm, tokens_per_s = step_tokens / math.max(dt, 1e-9), seconds = dt,
                   outside_c_share = math.max(0, dt - c_time) / math.max(dt, 1e-9)}
       bar:update(s, {loss = step_loss})
+      K.point("step")
     end
     bar:done()
     local train_time = coconut.time() - t_train
@@ -703,7 +790,9 @@ function R.run(ctx)
       state.best_acc, state.best_epoch = acc, epoch
       save_checkpoint(ctx, "best", {epoch = epoch, stage = stage, valid_accuracy = acc})
     end
+    state.forwards = m:forward_count() -- the dropout streams' position (m:seed on resume)
     save_checkpoint(ctx, "last", state)
+    K.point("epoch")
   end
   -- A resumed run that had already finished trains nothing; extra sets added
   -- since (--extra_eval) are still scored with its best checkpoint.
@@ -711,14 +800,14 @@ function R.run(ctx)
   if already then P.log("[%s] already finished (best epoch %d); nothing to train", ctx.method, state.best_epoch) end
   if score_best(ctx, dir, state, evalcsv, summary) or not already then
     state.finished = true
-    assert(coconut.json.write(join(dir, "checkpoints/last/state.json"), state))
+    coconut.check(coconut.json.write(join(dir, "checkpoints/last/state.json"), state))
   end
   if analysis_ks and R.analysis_sweep(ctx, dir, state, analysis_ks) then
-    assert(coconut.json.write(join(dir, "checkpoints/last/state.json"), state))
+    coconut.check(coconut.json.write(join(dir, "checkpoints/last/state.json"), state))
   end
-  assert(metrics:close()); assert(evalcsv:close()); assert(summary:close())
-  if stage_csv then assert(stage_csv:close()) end
-  for _, p in ipairs(ctx.probes) do assert(p.csv:close()) end
+  coconut.check(metrics:close()); coconut.check(evalcsv:close()); coconut.check(summary:close())
+  if stage_csv then coconut.check(stage_csv:close()) end
+  for _, p in ipairs(ctx.probes) do coconut.check(p.csv:close()) end
   local results = {valid = state.best_acc, best_epoch = state.best_epoch, test = state.test, extra = state.extra or {}}
   results.wall = state.wall
   results.total_wall = state.wall + (state.score_wall or 0) -- accumulated over resumes

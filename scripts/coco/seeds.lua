@@ -28,6 +28,7 @@
 local O = require "coco.options"
 local P = require "coco.progress"
 local F = require "coco.figures"
+local RL = require "coco.runlock"
 
 local S = {}
 
@@ -56,10 +57,10 @@ function S.parse(text)
     local t = item:match("^%s*(.-)%s*$")
     local n = math.tointeger(tonumber(t))
     if not n then
-      error(string.format("option 'seeds': '%s' is not an integer seed (expected a comma-separated list such as 0,1,2; got '%s')",
-        t, text), 0)
+      coconut.user_error(string.format("option 'seeds': '%s' is not an integer seed (expected a comma-separated list such as 0,1,2; got '%s')",
+        t, text))
     end
-    if seen[n] then error(string.format("option 'seeds': seed %d is listed twice in '%s'", n, text), 0) end
+    if seen[n] then coconut.user_error(string.format("option 'seeds': seed %d is listed twice in '%s'", n, text)) end
     seen[n] = true
     seeds[#seeds + 1] = n
   end
@@ -74,13 +75,13 @@ end
 -- has no numbers there.
 function S.eval_means(path)
   local rows, err = coconut.csv.read(path)
-  if not rows then error(err, 0) end
+  if not rows then coconut.user_error(err) end
   local sums = {}
   for i, r in ipairs(rows) do
     local a, b = tonumber(r.new_tokens), tonumber(r.thoughts)
     if not a or not b then
-      error(string.format("%s: data row %d (split '%s') has new_tokens '%s', thoughts '%s'", path, i, tostring(r.split),
-        tostring(r.new_tokens), tostring(r.thoughts)), 0)
+      coconut.user_error(string.format("%s: data row %d (split '%s') has new_tokens '%s', thoughts '%s'", path, i, tostring(r.split),
+        tostring(r.new_tokens), tostring(r.thoughts)))
     end
     local s = sums[r.split]
     if not s then s = {tok = 0, th = 0, n = 0}; sums[r.split] = s end
@@ -155,9 +156,9 @@ end
 -- Writes cols/rows to path atomically (coconut.csv.open without append writes
 -- a temp file and renames it into place on close).
 function S.write_csv(path, cols, rows)
-  local w = assert(coconut.csv.open(path, cols))
+  local w = coconut.check(coconut.csv.open(path, cols))
   for _, r in ipairs(rows) do w:row(r) end
-  assert(w:close())
+  coconut.check(w:close())
 end
 
 -- "79.2 ± 11.0" (fractions in, percent out); "79.2 ± n/a" without a std.
@@ -234,8 +235,8 @@ function S.run(a)
   local cfg, o, root, seeds = a.cfg, a.opts, a.root, a.seeds
   local t_all = coconut.time()
   if coconut.fs.exists(root .. "/results.csv") and not o.resume and not o.overwrite then
-    error(string.format("%s already holds a finished run; pass --resume to continue it, --overwrite to replace it, or --run NAME",
-      root), 0)
+    coconut.user_error(string.format("%s already holds a finished run; pass --resume to continue it, --overwrite to replace it, or --run NAME",
+      root))
   end
   -- root and its config.json are written once the first seed's data have
   -- loaded (run_one calls back), so bad data leave no run directory behind
@@ -243,8 +244,9 @@ function S.run(a)
   local function start()
     if started then return end
     started = true
-    assert(coconut.fs.mkdir(root))
-    assert(coconut.json.write(root .. "/config.json", O.resolved(cfg.spec, o)))
+    coconut.check(coconut.fs.mkdir(root))
+    RL.lock(root) -- one --seeds run per run directory (each seed's run locks its own too)
+    coconut.check(coconut.json.write(root .. "/config.json", O.resolved(cfg.spec, o)))
   end
   local list = {}
   for i, s in ipairs(seeds) do list[i] = tostring(s) end
@@ -258,7 +260,7 @@ function S.run(a)
     P.log("[%s] seed %d (%d of %d: %s) in %s", cfg.name, seed, i, #seeds, table.concat(list, ","), sroot)
     a.run_one(so, cfg, sroot, start)
     local rows, cols = coconut.csv.read(sroot .. "/results.csv")
-    if not rows then error(cols, 0) end
+    if not rows then coconut.user_error(cols) end
     per[#per + 1] = {seed = seed, rows = rows, cols = cols}
   end
   local cols, rows, methods = S.aggregate(per)
@@ -266,7 +268,7 @@ function S.run(a)
   local title = string.format("%s, run %s: %d seed%s (%s)", cfg.name, a.run, #seeds, #seeds == 1 and "" or "s",
     table.concat(list, ", "))
   local md = S.table_md(cols, rows, title)
-  assert(coconut.fs.write(root .. "/table.md", md .. "\n"))
+  coconut.check(coconut.fs.write(root .. "/table.md", md .. "\n"))
   -- the figure shows test accuracy (validation accuracy when no method has a test score)
   local metric = "valid_accuracy"
   for _, r in ipairs(rows) do if r.seed == "mean" and tonumber(r.test_accuracy) then metric = "test_accuracy" end end

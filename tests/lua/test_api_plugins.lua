@@ -82,7 +82,7 @@ return { kind = "eot", name = "always2", doc = "two thoughts for everyone",
   create = function() return {} end,
   decide = function(self, rows, n, planned, hidden) local s = {} for i = 1, #rows do s[i] = n[i] >= 2 end return s end,
   max_thoughts = function() return 2 end }]]))
-  local rc, out = T.sh("COCONUT_PLUGIN_PATH=" .. d .. " build/coconut plugins")
+  local rc, out = T.sh("COCONUT_PLUGIN_PATH=" .. d .. " " .. (os.getenv("COCONUT_BIN") or "build/coconut") .. " plugins")
   T.eq(rc, 0)
   T.ok(out:find("eot         always2", 1, true), out)
   T.ok(out:find("curriculum  coconut", 1, true), out)

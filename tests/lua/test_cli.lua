@@ -1,6 +1,6 @@
 -- The coconut command: run, arg, errors, version, help, plugins.
 local T = require "tap"
-local bin = "build/coconut"
+local bin = os.getenv("COCONUT_BIN") or "build/coconut" -- the build under test (make passes it)
 
 T.test("run: arg table and varargs as the lua interpreter sets them", function()
   local d = T.tmpdir("cli")
@@ -29,9 +29,56 @@ T.test("run: errors print script:line and a traceback, exit 1", function()
   assert(coconut.fs.write(f, "local = 3\n"))
   rc, out = T.sh(bin .. " run " .. f)
   T.eq(rc, 1); T.ok(out:find("bad.lua:1:", 1, true), out)
+  -- a script that cannot be read is a user error (exit 2), not a bug
   rc, out = T.sh(bin .. " run " .. d .. "/missing.lua")
-  T.eq(rc, 1); T.ok(out:find("cannot open", 1, true), out)
+  T.eq(rc, 2); T.ok(out:find("cannot open", 1, true), out)
   T.rmtree(d)
+end)
+
+T.test("run: a user error prints one line and exits 2; tracebacks on request", function()
+  local d = T.tmpdir("cli")
+  local f = d .. "/u.lua"
+  assert(coconut.fs.write(f, "local function g() coconut.user_error('--epoch: no such option') end\ng()\n"))
+  local rc, out = T.sh(bin .. " run " .. f)
+  T.eq(rc, 2)
+  T.eq(out, "coconut: --epoch: no such option\n")
+  rc, out = T.sh("COCONUT_TRACEBACK=1 " .. bin .. " run " .. f)
+  T.eq(rc, 2)
+  T.ok(out:find("coconut: --epoch: no such option\nstack traceback:", 1, true), out)
+  T.ok(out:find("u.lua:1:", 1, true), out)
+  rc, out = T.sh(bin .. " run --traceback " .. f)
+  T.eq(rc, 2); T.ok(out:find("stack traceback:", 1, true), out)
+  rc, out = T.sh("COCONUT_TRACEBACK=0 " .. bin .. " run " .. f)
+  T.eq(rc, 2); T.eq(out, "coconut: --epoch: no such option\n")
+  -- coconut.check: assert for `nil, message` results, raising a user error
+  assert(coconut.fs.write(f, "coconut.check(coconut.json.read('" .. d .. "/missing.json'))\n"))
+  rc, out = T.sh(bin .. " run " .. f)
+  T.eq(rc, 2); T.ok(out:find("coconut: " .. d .. "/missing.json", 1, true), out)
+  T.ok(not out:find("traceback", 1, true), out)
+  -- a user error caught by pcall is still an error value a script can inspect
+  local ok, e = pcall(coconut.user_error, "bad value")
+  T.ok(not ok); T.ok(coconut.is_user_error(e)); T.eq(tostring(e), "bad value"); T.eq(e.message, "bad value")
+  T.ok(not coconut.is_user_error("bad value")); T.ok(not coconut.is_user_error({message = "x"}))
+  local ok2, e2 = pcall(coconut.check, false, e) -- a user error passed on as it is
+  T.ok(not ok2); T.ok(rawequal(e2, e))
+  T.eq(select("#", coconut.check(1, 2, 3)), 3)
+  -- an ordinary error re-raised by a script is still a bug (exit 1, traceback)
+  assert(coconut.fs.write(f, "error({code = 3})\n"))
+  rc, out = T.sh(bin .. " run " .. f)
+  T.eq(rc, 1); T.ok(out:find("error object is a table value", 1, true), out)
+  T.rmtree(d)
+end)
+
+T.test("suggest: closest valid name by edit distance, nil when none is close", function()
+  local names = {"epochs", "epochs_per_stage", "lr", "batch_size", "micro_batch"}
+  T.eq(coconut.suggest("epoch", names), "epochs")
+  T.eq(coconut.suggest("epochs_per_stag", names), "epochs_per_stage")
+  T.eq(coconut.suggest("Epochs", names), "epochs")    -- case-insensitive
+  T.eq(coconut.suggest("rl", names), "lr")            -- a swap counts 1
+  T.eq(coconut.suggest("batchsize", names), "batch_size")
+  T.eq(coconut.suggest("zzz", names), nil)
+  T.eq(coconut.suggest("temperature", names), nil)
+  T.eq(coconut.suggest("x", {}), nil)
 end)
 
 T.test("run: scripts/ is on package.path", function()

@@ -79,7 +79,8 @@ T.test("prosqa_k6 --preset quick: CSV columns, figures, accuracies consistent", 
   -- a second run of the same name is refused unless --resume/--overwrite
   rc, out = T.sh(string.format(BIN .. " run experiments/prosqa_k6.lua --preset quick --results %s --data %s",
     d .. "/results", data))
-  T.eq(rc, 1); T.ok(out:find("already holds a finished run", 1, true), out)
+  T.eq(rc, 2); T.ok(out:find("already holds a finished run", 1, true), out)
+  T.ok(not out:find("stack traceback", 1, true), "a user error has no traceback")
   -- --resume of a finished run trains nothing more and reports the same numbers
   rc, out = T.sh(string.format(BIN .. " run experiments/prosqa_k6.lua --preset quick --method cot --resume --results %s --data %s",
     d .. "/results", data))
@@ -107,13 +108,16 @@ T.test("prosqa_k6 --format symbolic: one token per node end to end, filters reac
   T.rmtree(d)
 end)
 
-T.test("prosqa_k6: unknown options and presets are refused with the valid names", function()
+T.test("prosqa_k6: unknown options and presets are refused with a hint, exit 2, no traceback", function()
   local rc, out = T.sh(BIN .. " run experiments/prosqa_k6.lua --preset quick --epochs_per_stag 1")
-  T.eq(rc, 1); T.ok(out:find("unknown option 'epochs_per_stag'; valid options: preset, method", 1, true), out)
+  T.eq(rc, 2); T.ok(out:find("unknown option --epochs_per_stag (did you mean --epochs_per_stage?)", 1, true), out)
+  T.ok(not out:find("traceback", 1, true), out)
   rc, out = T.sh(BIN .. " run experiments/prosqa_k6.lua --preset huge")
-  T.eq(rc, 1); T.ok(out:find("unknown preset 'huge'; presets: cpu, paper, quick, small", 1, true), out)
+  T.eq(rc, 2); T.ok(out:find("unknown preset 'huge'; presets: cpu, paper, quick, small", 1, true), out)
+  rc, out = T.sh(BIN .. " run experiments/prosqa_k6.lua --preset smal")
+  T.eq(rc, 2); T.ok(out:find("unknown preset 'smal' (did you mean 'small'?)", 1, true), out)
   rc, out = T.sh(BIN .. " run experiments/prosqa_k6.lua --preset quick --lr fast")
-  T.eq(rc, 1); T.ok(out:find("option 'lr': fast is not a number", 1, true), out)
+  T.eq(rc, 2); T.ok(out:find("option --lr: 'fast' is not a number", 1, true), out)
   rc, out = T.sh(BIN .. " run experiments/prosqa_k6.lua --help")
   T.eq(rc, 0); T.ok(out:find("--epochs_per_stage", 1, true)); T.ok(out:find("presets: cpu, paper, quick, small", 1, true))
 end)

@@ -173,11 +173,11 @@ T.test("gsm8k: --train_file / --test_file outside --data; a malformed user file 
   local n = 0
   for _, e in ipairs(ev) do if e.split == "test" then n = n + 1 end end
   T.eq(n, 5, "the given test file is scored")
-  -- malformed: exit 1, the file and line named, no results
+  -- malformed: exit 2 (a user error), the file and line named, no results
   write(d .. "/broken.txt", hand_lines(3, 4) .. "No separator here #### 3\n")
   rc, out = T.sh(string.format("%s run experiments/gsm8k.lua --preset quick --method cot,nocot --data %s " ..
     "--train_file %s --results %s", BIN, data, d .. "/broken.txt", d .. "/results2"))
-  T.eq(rc, 1, out)
+  T.eq(rc, 2, out)
   T.ok(out:find(d .. "/broken.txt:4:1: no '||' between the question and the chain", 1, true), out)
   T.ok(not coconut.fs.exists(d .. "/results2/gsm8k/quick/results.csv"))
   T.rmtree(d)

@@ -192,37 +192,37 @@ T.test("prontoqa: missing or malformed data stops the run before anything is wri
   local d = T.tmpdir("pqerr")
   local rc, out = T.sh(string.format("%s run experiments/prontoqa.lua --preset quick --data %s --results %s",
     BIN, d .. "/none", d .. "/results"))
-  T.eq(rc, 1, out)
+  T.eq(rc, 2, out)
   T.ok(out:find("no train split: " .. d .. "/none/train.json does not exist", 1, true), out)
   T.ok(out:find("--data ../shared/data/prontoqa", 1, true) and out:find("--train_file FILE", 1, true), out)
   T.ok(not coconut.fs.exists(d .. "/results"), "no results directory")
   -- the default --data (datasets/prontoqa) is named when it is missing
   if not coconut.fs.exists("datasets/prontoqa/train.json") then
     rc, out = T.sh(string.format("%s run experiments/prontoqa.lua --preset quick --results %s", BIN, d .. "/results"))
-    T.eq(rc, 1, out); T.ok(out:find("datasets/prontoqa/train.json does not exist", 1, true), out)
+    T.eq(rc, 2, out); T.ok(out:find("datasets/prontoqa/train.json does not exist", 1, true), out)
   end
   -- a malformed test split: the file, line and column, and still nothing written
   write_splits(d .. "/data", 20, 8, 8)
   write(d .. "/data/test.json", '[\n  {"question": "q", "steps": [], "answer": "True"},\n  {"question": "q", "steps": []}\n]')
   rc, out = T.sh(string.format("%s run experiments/prontoqa.lua --preset quick --data %s --results %s",
     BIN, d .. "/data", d .. "/results"))
-  T.eq(rc, 1, out)
+  T.eq(rc, 2, out)
   T.ok(out:find("prontoqa: the test split cannot be loaded: ", 1, true), out)
   T.ok(out:find(d .. "/data/test.json:3:3: example 1: no 'answer' field", 1, true), out)
   T.ok(not coconut.fs.exists(d .. "/results"), "no results directory")
   -- an explicit file that is not there names the option
   rc, out = T.sh(string.format("%s run experiments/prontoqa.lua --preset quick --data %s --valid_file %s --results %s",
     BIN, d .. "/data", d .. "/nope.json", d .. "/results"))
-  T.eq(rc, 1, out); T.ok(out:find("--valid_file " .. d .. "/nope.json does not exist", 1, true), out)
+  T.eq(rc, 2, out); T.ok(out:find("--valid_file " .. d .. "/nope.json does not exist", 1, true), out)
   -- the paper preset needs the GPT-2 weights (checked after the data, now valid again)
   write_splits(d .. "/data", 20, 8, 8)
   rc, out = T.sh(string.format("%s run experiments/prontoqa.lua --preset paper --data %s --results %s",
     BIN, d .. "/data", d .. "/results"))
-  T.eq(rc, 1, out); T.ok(out:find("--preset paper fine-tunes pretrained GPT-2: pass --model_path", 1, true), out)
+  T.eq(rc, 2, out); T.ok(out:find("--preset paper fine-tunes pretrained GPT-2: pass --model_path", 1, true), out)
   T.ok(not coconut.fs.exists(d .. "/results"), "no results directory")
   -- presets and help
   rc, out = T.sh(BIN .. " run experiments/prontoqa.lua --preset huge")
-  T.eq(rc, 1); T.ok(out:find("unknown preset 'huge'; presets: cpu, paper, quick", 1, true), out)
+  T.eq(rc, 2); T.ok(out:find("unknown preset 'huge'; presets: cpu, paper, quick", 1, true), out)
   rc, out = T.sh(BIN .. " run experiments/prontoqa.lua --help")
   T.eq(rc, 0); T.ok(out:find("defaults of preset 'cpu'", 1, true), out)
   T.ok(out:find("--data%s+string%s+datasets/prontoqa"), out)

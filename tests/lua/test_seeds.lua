@@ -156,7 +156,7 @@ end)
 
 T.test("seeds: --seeds 0,x is refused naming the option; --help lists --seeds", function()
   local rc, out = T.sh(BIN .. " run experiments/prosqa_k6.lua --preset quick --seeds 0,x --results /nonexistent/x")
-  T.eq(rc, 1, out)
+  T.eq(rc, 2, out)
   T.ok(out:find("option 'seeds': 'x' is not an integer seed", 1, true), out)
   rc, out = T.sh(BIN .. " run experiments/prosqa_k6.lua --help")
   T.eq(rc, 0); T.ok(out:find("--seeds", 1, true), out)
@@ -226,7 +226,7 @@ T.test("prosqa_k6 --preset quick --method coconut,nocot --seeds 0,1: per-seed ru
   for i = 1, #e1 do T.eq(e1[i].output, e2[i].output, "row " .. i) end
   -- again without --resume: refused; with --resume: nothing retrained, same numbers
   rc, out = T.sh(base .. " --method coconut,nocot --seeds 0,1 --results " .. d .. "/results")
-  T.eq(rc, 1); T.ok(out:find("already holds a finished run", 1, true), out)
+  T.eq(rc, 2); T.ok(out:find("already holds a finished run", 1, true), out)
   rc, out = T.sh(base .. " --method coconut,nocot --seeds 0,1 --resume --results " .. d .. "/results")
   T.eq(rc, 0, out)
   T.ok(not out:find("epoch 1/", 1, true), "resume trains nothing")

@@ -1,0 +1,3 @@
+return {kind = "probe", name = "broken",
+  create = function(opts) return {} end
+  columns = function() return {} end}

@@ -1,0 +1,1 @@
+return {kind = "eot", name = "wrong_kind", create = function() return {} end}
