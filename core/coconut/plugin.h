@@ -193,7 +193,16 @@ typedef struct coco_curriculum_vt {
     int (*train_plan)(void *self, int stage, int n_steps, coco_rng *rng, coco_plan *out);
     /* Evaluation prompt layout at `stage` (drop_steps is ignored: no steps in prompts). */
     int (*eval_plan)(void *self, int stage, int n_steps, coco_plan *out);
+    /* Appended (optional: a host reads it only when struct_size covers it and
+     * it is non-NULL). 1 if a checkpoint trained at `stage` may be selected as
+     * the run's best, i.e. it was trained on the method's final layout (iCoT:
+     * once the whole chain is gone). Absent: every stage may. */
+    int (*selectable)(void *self, int stage);
 } coco_curriculum_vt;
+
+/* 1 when a curriculum vtable has the appended member `field` set. */
+#define COCO_CURRICULUM_HAS(vt, field)                                                                  \
+    ((vt)->struct_size >= offsetof(coco_curriculum_vt, field) + sizeof((vt)->field) && (vt)->field)
 
 /* ------------------------------------------------------------------ <eot> */
 

@@ -8,7 +8,7 @@
  * An instance has fields kind, name, doc, path, options (the resolved values)
  * and, per kind:
  *   dataset:    p:load(split) -> { {question=, steps={...}, answer=, meta=table|nil}, ... };  p:prepare()
- *   curriculum: p:num_stages(), p:stage_epochs(stage), p:reset_optimizer(stage),
+ *   curriculum: p:num_stages(), p:stage_epochs(stage), p:reset_optimizer(stage), p:selectable(stage),
  *               p:train_plan(stage, n_steps, rng) -> plan, p:eval_plan(stage, n_steps) -> plan
  *               (plan = {drop_steps=, n_latent=, markers=bool, n_pause=, supervision=,
  *                drop_tokens=, pause_as_thought=bool}; see coco_plan)
@@ -470,6 +470,27 @@ static int p_reset_optimizer(lua_State *L) {
     return 1;
 }
 
+/* p:selectable(stage) -> may a checkpoint trained at `stage` be the run's best?
+ * Optional on both sides: a plugin without it answers true for every stage. */
+static int p_selectable(lua_State *L) {
+    LCOCO_ENTER(L);
+    lplugin *p = check_kind(L, 1, COCO_KIND_CURRICULUM, "selectable");
+    lua_Integer st = luaL_checkinteger(L, 2);
+    if (p->is_lua) {
+        if (!lua_cb(L, 1, "selectable", 0)) {
+            lua_pushboolean(L, 1);
+            return 1;
+        }
+        lua_pushvalue(L, 2);
+        lua_call(L, 2, 1);
+        lua_pushboolean(L, lua_toboolean(L, -1));
+        return 1;
+    }
+    const coco_curriculum_vt *vt = coco_plugin_curriculum(p->lp);
+    lua_pushboolean(L, COCO_CURRICULUM_HAS(vt, selectable) ? vt->selectable(p->self, (int)st) != 0 : 1);
+    return 1;
+}
+
 static void read_plan(lua_State *L, int idx, coco_plan *pl) {
     if (!lua_istable(L, idx)) lcoco_errorf(L, "curriculum plan must be a table {drop_steps=, n_latent=, markers=, n_pause=}");
     pl->drop_steps = lcoco_opt_int(L, idx, "drop_steps", 0, "plan");
@@ -876,6 +897,7 @@ void lcoco_open_plugin(lua_State *L) {
                                  {"num_stages", p_num_stages},
                                  {"stage_epochs", p_stage_epochs},
                                  {"reset_optimizer", p_reset_optimizer},
+                                 {"selectable", p_selectable},
                                  {"train_plan", p_train_plan},
                                  {"eval_plan", p_eval_plan},
                                  {"max_thoughts", p_max_thoughts},

@@ -29,6 +29,9 @@
  * Evaluation: the bare question; the model answers directly (whatever it
  * still generates of a chain counts as new tokens).
  *
+ * Selection. Only stages without any chain (and the last stage) may give the
+ * run's best checkpoint (icot_selectable).
+ *
  * Optimizer. With reset_optimizer the host resets AdamW when training enters
  * a stage whose removed count differs from the previous stage's, except after
  * a stage that already removed everything (the reference resets when the
@@ -112,6 +115,16 @@ static int icot_reset_optimizer(void *self, int stage) {
     return prev >= 0 && removed(k, stage) != prev;
 }
 
+/* Best-checkpoint selection: only stages that train with the whole chain
+ * removed (the model answers directly, as iCoT does at inference), and the
+ * last stage in any case, so that a schedule that never removes everything
+ * still selects something. An earlier stage that still writes its chain
+ * would otherwise win on validation and make "iCoT" a CoT model. */
+static int icot_selectable(void *self, int stage) {
+    icot_cur *k = self;
+    return removed(k, stage) < 0 || stage >= k->epochs - 1;
+}
+
 static int check_args(const icot_cur *k, int stage, int n_steps, coco_plan *out) {
     if (!out) return host->seterr("curriculum 'icot': NULL plan");
     if (stage < 0 || stage >= k->epochs)
@@ -165,6 +178,7 @@ static const coco_curriculum_vt vt = {
     .reset_optimizer = icot_reset_optimizer,
     .train_plan = icot_train_plan,
     .eval_plan = icot_eval_plan,
+    .selectable = icot_selectable,
 };
 
 COCO_PLUGIN_DECLARE();

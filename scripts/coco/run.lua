@@ -10,7 +10,9 @@
 -- micro-batch mean losses, as the official run.py divides by the accumulation
 -- steps). The optimizer is reset where the curriculum says (stage switches).
 -- After every epoch: greedy evaluation on the valid split, eval.csv rows,
--- a summary.csv row, the last checkpoint, and the best one by valid accuracy.
+-- a summary.csv row, the last checkpoint, and the best one by valid accuracy
+-- among the epochs whose stage the curriculum calls selectable (iCoT: only
+-- once the whole chain is removed; other curricula: every epoch).
 -- At the end the best checkpoint is scored on the test split (and on extra
 -- files if given).
 --
@@ -786,7 +788,10 @@ function R.run(ctx)
       100 * outside, P.fmt_time(epoch_time))
     state.epoch_done = epoch
     state.wall = (state.wall or 0) + epoch_time
-    if acc > state.best_acc then
+    -- only stages on the method's final layout compete for the best checkpoint
+    -- (iCoT: once its chain is gone); curricula without the hook: every stage
+    local eligible = not ctx.curriculum.selectable or ctx.curriculum:selectable(stage)
+    if eligible and acc > state.best_acc then
       state.best_acc, state.best_epoch = acc, epoch
       save_checkpoint(ctx, "best", {epoch = epoch, stage = stage, valid_accuracy = acc})
     end

@@ -132,6 +132,11 @@ for _, style in ipairs{"words", "symbolic"} do
     for e = 1, 5 do T.eq(cur:reset_optimizer(e), e <= c.all_epoch, "reset at epoch " .. e) end
     T.eq(cur:reset_optimizer(0), false)
     T.eq(#R.schedule(cur), 6)
+    -- only stages without any chain (and the last) may give the best checkpoint
+    for e = 0, 5 do T.eq(cur:selectable(e), e >= c.all_epoch, "selectable at epoch " .. e) end
+    local never = coconut.plugin.load("curriculum", "icot", {epochs = 4, remove_per_epoch = 1,
+                                                              remove_all_when_remove_beyond = 0})
+    for e = 0, 3 do T.eq(never:selectable(e), e == 3, "never removes all: only the last stage, epoch " .. e) end
   end)
 
   T.test("pause (" .. style .. "): question, n <pause>, answer; the same prompt at eval", function()
@@ -365,4 +370,6 @@ T.test("a curriculum built against the first ABI-1 header runs through the Lua h
     "old plugin layout")
   local e = cur:eval_plan(1, 3)
   T.eq(e.drop_tokens, 0); T.eq(e.pause_as_thought, false)
+  -- its vtable ends before the appended selectable(): every stage may be the best
+  T.eq(cur:selectable(0), true); T.eq(cur:selectable(1), true)
 end)
