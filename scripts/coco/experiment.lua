@@ -604,6 +604,30 @@ function E.run_one(o, cfg, root, on_data)
     cols[#cols + 1] = n .. "_accuracy"; cols[#cols + 1] = n .. "_new_tokens"; cols[#cols + 1] = n .. "_thoughts"
     cols[#cols + 1] = n .. "_tokens"
   end
+  -- A run grown over several invocations (--resume --method X into a run
+  -- that holds other methods) keeps the rows of the methods not run this time,
+  -- while their directories exist; they come after this invocation's methods
+  -- in the experiment's method order (the paper's).
+  local kept = {}
+  if o.resume and coconut.fs.exists(root .. "/results.csv") then
+    local old, old_cols = coconut.check(coconut.csv.read(root .. "/results.csv"))
+    local ran = {}
+    for _, r in ipairs(results) do ran[r.method] = true end
+    local have = {}
+    for _, c in ipairs(cols) do have[c] = true end
+    for _, r in ipairs(old) do
+      if r.method and not ran[r.method] and coconut.fs.exists(root .. "/" .. r.method .. "/summary.csv") then
+        kept[#kept + 1] = r
+      end
+    end
+    if #kept > 0 then
+      for _, c in ipairs(old_cols or {}) do if not have[c] then have[c] = true; cols[#cols + 1] = c end end
+    end
+  end
+  local rank = {}
+  for i, m in ipairs(split_list(cfg.all_methods or "coconut,cot,nocot")) do rank[m] = i end
+  for i, m in ipairs(E.PAPER_ORDER) do rank[m] = rank[m] or 100 + i end
+  local out_rows = {}
   local w = coconut.check(coconut.csv.open(root .. "/results.csv", cols))
   for _, r in ipairs(results) do
     local ev = S.eval_means(root .. "/" .. r.method .. "/eval.csv")
@@ -616,13 +640,25 @@ function E.run_one(o, cfg, root, on_data)
       row[n .. "_accuracy"], row[n .. "_new_tokens"], row[n .. "_thoughts"] = r.extra[n], x.new_tokens, x.thoughts
       row[n .. "_tokens"] = x.tokens
     end
-    w:row(row)
+    out_rows[#out_rows + 1] = row
   end
+  if #kept > 0 then
+    for _, r in ipairs(kept) do out_rows[#out_rows + 1] = r end
+    -- stable: this invocation's order among its own methods when not ranked
+    for i, r in ipairs(out_rows) do r._i = i end
+    table.sort(out_rows, function(a, b)
+      local ra, rb = rank[a.method] or 1000, rank[b.method] or 1000
+      if ra ~= rb then return ra < rb end
+      return a._i < b._i
+    end)
+    for _, r in ipairs(out_rows) do r._i = nil end
+  end
+  for _, row in ipairs(out_rows) do w:row(row) end
   coconut.check(w:close())
   local cmp_png
-  if #results > 1 then
+  if #out_rows > 1 then
     local ms = {}
-    for _, r in ipairs(results) do ms[#ms + 1] = r.method end
+    for _, r in ipairs(out_rows) do ms[#ms + 1] = r.method end
     cmp_png = F.compare(root, ms, cfg.name)
   end
 

@@ -86,6 +86,21 @@ T.test("prosqa_k6 --preset quick: CSV columns, figures, accuracies consistent", 
     d .. "/results", data))
   T.eq(rc, 0, out)
   T.ok(not out:find("stage 0 epoch 1/", 1, true), "resume skips finished epochs")
+  -- ... and keeps the rows of the methods it did not run, in the paper's order
+  local again = read(root .. "/results.csv")
+  T.eq(#again, 8)
+  for i, m in ipairs(E.PAPER_ORDER) do
+    T.eq(again[i].method, m); T.eq(again[i].test_accuracy, res[i].test_accuracy, m)
+    T.eq(again[i].test_tokens, res[i].test_tokens, m)
+  end
+  -- a method whose directory is gone is dropped from the table
+  T.rmtree(root .. "/pause")
+  rc, out = T.sh(string.format(BIN .. " run experiments/prosqa_k6.lua --preset quick --method cot --resume --results %s --data %s",
+    d .. "/results", data))
+  T.eq(rc, 0, out)
+  again = read(root .. "/results.csv")
+  T.eq(#again, 7)
+  for _, r in ipairs(again) do T.ok(r.method ~= "pause", "no row for a deleted method") end
   T.rmtree(d)
 end)
 
