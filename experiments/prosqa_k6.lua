@@ -71,7 +71,11 @@ local presets = {
   -- and a seed whose model did so never learned Coconut's first hop.
   -- Its methods are Coconut, CoT and No-CoT (about 35 minutes per seed on 2
   -- cores); --method all adds the other five Table 1 rows, whose iCoT removes
-  -- one chain token per epoch (a symbolic chain has 3-4 tokens) after 4 CoT epochs.
+  -- one chain token per epoch (a symbolic chain has 3-4 tokens) after 4 CoT
+  -- epochs and the whole chain from epoch 9 on (remove_all_beyond 4: the
+  -- reference's 39 would never trigger on a 4-token chain, and its optimizer
+  -- resets would fire every epoch); the best checkpoint is picked among
+  -- epochs 9-20 only, where iCoT answers directly.
   cpu = {format = "symbolic", node_ids = "creation", edge_order = "question", data = "datasets/prosqa_cpu",
          graph_nodes = 17, graph_min_nodes = 14, graph_max_nodes = 16, graph_min_hops = 3, graph_max_hops = 4,
          n_train = 6000, n_valid = 300, n_test = 500, model = "tiny", n_layer = 2, n_embd = 128, n_head = 4,
@@ -81,7 +85,7 @@ local presets = {
          epochs = 60, baseline_epochs = 20, pad_latent_to_max = false, uniform_prob = 0.1, reset_optimizer = false,
          coconut_markers = false, coconut_loss = "frontier", eval_fixed_thoughts = 4, stage_probe = true, probes = "paths",
          coconut_from_cot = false, max_new_tokens = 16, eval_batch = 100, method = "coconut,cot,nocot",
-         icot_epochs = 20, icot_remove_per_epoch = 1, icot_pretrain_epochs = 4},
+         icot_epochs = 20, icot_remove_per_epoch = 1, icot_pretrain_epochs = 4, icot_remove_all_beyond = 4},
   quick = {model = "tiny", n_positions = 256, data = "datasets/prosqa_quick", graph_nodes = 9, n_train = 96,
            n_valid = 24, n_test = 24, lr = 3e-3, batch_size = 16, micro_batch = 16, pretrain_epochs = 1,
            max_latent_stage = 2, epochs_per_stage = 1, epochs = 3, baseline_epochs = 2, dropout = 0.0,
