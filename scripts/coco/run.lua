@@ -672,7 +672,23 @@ function R.run(ctx)
   for _, p in ipairs(ctx.probes) do
     local cols = {"split", "epoch", "stage"}
     for _, c in ipairs(p.plugin:columns()) do cols[#cols + 1] = c end
-    p.csv = table_file(join(dir, "probes/" .. p.name .. ".csv"), cols)
+    local path = join(dir, "probes/" .. p.name .. ".csv")
+    if resume and state.finished then
+      -- a finished run reopens a probe table only to add rows (sets scored
+      -- since): re-reporting it must not trip over a table an older version
+      -- of the probe wrote with other columns
+      local w
+      p.csv = {row = function(_, r)
+                 w = w or table_file(path, cols)
+                 return w:row(r)
+               end,
+               close = function()
+                 if w then return w:close() end
+                 return true
+               end}
+    else
+      p.csv = table_file(path, cols)
+    end
   end
 
   local train, valid = ctx.data.train, ctx.data.valid

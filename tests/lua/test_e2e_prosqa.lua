@@ -136,3 +136,30 @@ T.test("prosqa_k6: unknown options and presets are refused with a hint, exit 2, 
   rc, out = T.sh(BIN .. " run experiments/prosqa_k6.lua --help")
   T.eq(rc, 0); T.ok(out:find("--epochs_per_stage", 1, true)); T.ok(out:find("presets: cpu, paper, quick, small", 1, true))
 end)
+
+T.test("prosqa_k6: --resume of a finished run leaves a probe table of other columns alone until it must add rows", function()
+  local d = T.tmpdir("e2eprobe")
+  local base = string.format("%s run experiments/prosqa_k6.lua --preset quick --method coconut --probes paths --results %s --data %s",
+    BIN, d .. "/results", d .. "/data")
+  local rc, out = T.sh(base)
+  if rc ~= 0 then error("run failed (exit " .. tostring(rc) .. "):\n" .. out) end
+  local root = d .. "/results/prosqa_k6/quick"
+  local path = root .. "/coconut/probes/paths.csv"
+  local rows = read(path)
+  T.ok(#rows > 0, "probe rows")
+  -- a table written by an older version of the probe (other columns)
+  local txt = assert(coconut.fs.read(path))
+  local old = "split,epoch,stage,old_col\n" .. txt:gsub("^[^\n]*\n", "")
+  assert(coconut.fs.write(path, old))
+  local res1 = read(root .. "/results.csv")
+  rc, out = T.sh(base .. " --resume")
+  T.eq(rc, 0, out); T.ok(out:find("already finished", 1, true), out)
+  T.eq(assert(coconut.fs.read(path)), old, "untouched")
+  local res2 = read(root .. "/results.csv")
+  T.eq(res2[1].test_accuracy, res1[1].test_accuracy)
+  -- new rows to add (an extra set): the mismatch is a user error naming the file
+  rc, out = T.sh(base .. " --resume --extra_eval again=" .. d .. "/data/test.json")
+  T.eq(rc, 2, out); T.ok(out:find(path .. ": header mismatch", 1, true), out)
+  T.ok(not out:find("traceback", 1, true), out)
+  T.rmtree(d)
+end)
