@@ -8,6 +8,8 @@
 -- (results/prosqa_k6) or the whole results tree. For every run under it
 -- (a directory with results.csv; coco.paper_figures.find_runs):
 --   an analysis run (methods with analysis_k.csv, experiments/prosqa_analysis.lua):
+--     <run>/figures/fig4_decode      thoughts decoded with softmax(W h): one example's top-k tokens, and the
+--                                    mean top-k mass per thought on nodes at the thought's depth / other nodes / other
 --     <run>/figures/fig5_analysis    accuracy per k with the CoT / No-CoT references; path categories per k
 --     <run>/figures/fig7_search_tree frontier values at depth 1 and 2 of one test example (--example N picks it)
 --     <run>/figures/fig8_parallelism cumulative top-1/2/3 frontier values vs percentile, first and second thought

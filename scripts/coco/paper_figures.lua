@@ -5,7 +5,7 @@
 -- `cd <run> && gnuplot -c figures/<name>.gp a.png a.svg` re-renders it.
 --
 --   local PF = require "coco.paper_figures"
---   PF.analysis(root)       -- Fig 5, 7, 8, 9 of an analysis run (methods with analysis_k.csv)
+--   PF.analysis(root)       -- Fig 4, 5, 7, 8, 9 of an analysis run (methods with analysis_k.csv)
 --   PF.accuracy_vs_c(out, runs)  -- Fig 3 where coconut runs with several c exist
 --   PF.table1(out, runs)    -- Table 1: figures/table1.csv (tidy) and table1.md
 --   PF.find_runs(dir)       -- the runs (directories with results.csv) under dir
@@ -16,7 +16,10 @@
 --   <root>/<method>/analysis/probes/frontier.csv    k, index, depth, node, node_id, value, on_shortest_path, reaches_target, parents, correct
 --   <root>/<method>/analysis/probes/parallelism.csv k, index, depth, n_frontier, rank, node, value, cumulative
 --   <root>/<method>/analysis/probes/height.csv      k, index, depth, node, node_id, value, height_shortest, height_longest, reaches_target
+--   <root>/<method>/analysis/probes/decode.csv      k, index, thought, rank, token, prob, node_id, depth, ...
 -- Derived CSVs (in <root>/figures/):
+--   fig4_decode_example.csv x, thought, rank, prob, frontier, label
+--   fig4_decode_mass.csv  thought, frontier, other_node, other, top1_frontier, n
 --   fig5_paths.csv       label, correct_path, longer_path, hallucination, wrong_target, correct_label, incorrect_label, n
 --   fig7_nodes.csv       x, y, value, kind (0 root, 1 reaches the target, 2 does not), on_shortest_path, label
 --   fig7_edges.csv       x1, y1, x2, y2
@@ -251,6 +254,107 @@ plot "figures/fig7_edges.csv" using "x1":"y1":(column("x2")-column("x1")):(colum
   return F.render(root, "fig7_search_tree", body, title .. ": Fig 7", {size = "1000,600", font = "sans,11"})
 end
 
+-- ------------------------------------------------------------------ Fig 4
+
+-- Fig 4 (v2) / Fig 9 (v3): continuous thoughts read through the LM head, from
+-- the decode probe's rows (test split, the pass with the most thoughts).
+-- Returns {example = {rows of the drawn example}, mass = {per thought and
+-- class: mean top-k probability}, k =, index =}; nil without rows.
+-- Classes (ProsQA, where the probe marks graph nodes): "frontier" = a node at
+-- depth t for thought t (the marker-less layout trains thought t to name a
+-- depth-t node), "other_node" = a node at another depth, "other" = any other
+-- token; without node marks every token is "other".
+function PF.decode_summary(rows, index)
+  local kmax
+  for _, r in ipairs(rows) do
+    local k = tonumber(r.k)
+    if r.split == "test" and k and (not kmax or k > kmax) then kmax = k end
+  end
+  if not kmax then return nil end
+  local sel, idx = {}, {}
+  for _, r in ipairs(rows) do
+    if r.split == "test" and tonumber(r.k) == kmax then
+      sel[#sel + 1] = r
+      idx[tonumber(r.index)] = true
+    end
+  end
+  if not index then for i in pairs(idx) do if not index or i < index then index = i end end end
+  if not idx[index] then return nil end
+  local mass, n = {}, {}
+  local ex = {}
+  for _, r in ipairs(sel) do
+    local t, d, pr = tonumber(r.thought), tonumber(r.depth), tonumber(r.prob) or 0
+    local class = (d and d == t) and "frontier" or (r.node_id ~= "" and r.node_id ~= nil) and "other_node" or "other"
+    mass[t] = mass[t] or {frontier = 0, other_node = 0, other = 0, top1_frontier = 0}
+    mass[t][class] = mass[t][class] + pr
+    if tonumber(r.rank) == 1 then
+      n[t] = (n[t] or 0) + 1
+      if class == "frontier" then mass[t].top1_frontier = mass[t].top1_frontier + 1 end
+    end
+    if tonumber(r.index) == index then ex[#ex + 1] = r end
+  end
+  local out = {}
+  for t = 1, kmax do
+    local m, c = mass[t], n[t] or 0
+    if m and c > 0 then
+      out[#out + 1] = {thought = t, frontier = m.frontier / c, other_node = m.other_node / c, other = m.other / c,
+                       top1_frontier = m.top1_frontier / c, n = c}
+    end
+  end
+  table.sort(ex, function(a, b)
+    local ta, tb = tonumber(a.thought), tonumber(b.thought)
+    if ta ~= tb then return ta < tb end
+    return tonumber(a.rank) < tonumber(b.rank)
+  end)
+  return {example = ex, mass = out, k = kmax, index = index}
+end
+
+function PF.fig4(root, main, title, index)
+  local file = main .. "/analysis/probes/decode.csv"
+  local rows = read_csv(join(root, file))
+  if not rows or #rows == 0 then return nil end
+  local d = PF.decode_summary(rows, index)
+  if not d or #d.example == 0 then return nil end
+  local topk = 0
+  for _, r in ipairs(d.example) do topk = math.max(topk, tonumber(r.rank)) end
+  local bars = {}
+  for _, r in ipairs(d.example) do
+    local t, rk = tonumber(r.thought), tonumber(r.rank)
+    local tag = r.depth ~= "" and r.depth ~= nil and string.format(" (d%s)", r.depth) or ""
+    bars[#bars + 1] = {x = (t - 1) * (topk + 1) + rk, thought = t, rank = rk, prob = tonumber(r.prob),
+                       frontier = tonumber(r.depth) == t and 1 or 0, label = tostring(r.token) .. tag}
+  end
+  write_csv(join(root, "figures/fig4_decode_example.csv"), {"x", "thought", "rank", "prob", "frontier", "label"}, bars)
+  write_csv(join(root, "figures/fig4_decode_mass.csv"), {"thought", "frontier", "other_node", "other", "top1_frontier", "n"},
+    d.mass)
+  local xt = {}
+  for t = 1, d.k do xt[#xt + 1] = string.format('"thought %d" %g', t, (t - 1) * (topk + 1) + (topk + 1) / 2) end
+  local body = string.format([[
+set multiplot layout 1,2 title "%s: continuous thoughts decoded with softmax(W h) (%s, %d thoughts)"
+set title "test example %d: top-%d tokens per thought (dN = the node's depth; green = depth of the thought)"
+set style fill solid 0.8 border -1
+set boxwidth 0.8
+set yrange [0:1.15]
+set ylabel "probability"
+set xrange [0:%d]
+set xtics (%s) nomirror
+unset key
+plot "figures/fig4_decode_example.csv" using "x":(column("frontier")==1 ? column("prob") : NaN) with boxes lc rgb "#27ae60",      "" using "x":(column("frontier")==0 ? column("prob") : NaN) with boxes lc rgb "#95a5a6",      "" using "x":"prob":"label" with labels rotate by 90 left offset 0,0.4 font ",8"
+set title "all test examples: mean top-%d probability mass per thought"
+set yrange [0:1.3]
+set xrange [-0.6:%d.4]
+set xtics
+set xlabel "thought"
+set key top right inside
+set style histogram rowstacked
+set style data histograms
+set boxwidth 0.7
+plot "figures/fig4_decode_mass.csv" using "frontier":xtic(1) lc rgb "#27ae60" title "node at the thought's depth",      "" using "other_node" lc rgb "#e67e22" title "node at another depth",      "" using "other" lc rgb "#95a5a6" title "other token"
+unset multiplot
+]], q(title), q(PF.method_name(main)), d.k, d.index, topk, d.k * (topk + 1), table.concat(xt, ", "), topk, d.k - 1)
+  return F.render(root, "fig4_decode", body, title .. ": Fig 4", {panels = true, size = "1400,550", font = "sans,11"})
+end
+
 -- ------------------------------------------------------------------ Fig 8
 
 -- The percentile curves of Fig 8 from rows of the parallelism probe's CSV (tables with
@@ -376,7 +480,7 @@ function PF.fig9(root, main, title)
     {panels = true, size = "1200,500", font = "sans,11"})
 end
 
--- Fig 5, 7, 8 and 9 of an analysis run; returns the PNG paths drawn (none
+-- Fig 4, 5, 7, 8 and 9 of an analysis run; returns the PNG paths drawn (none
 -- when no method has analysis_k.csv). opts: title, example (Fig 7's index).
 function PF.analysis(root, opts)
   opts = opts or {}
@@ -395,6 +499,7 @@ function PF.analysis(root, opts)
   local title = opts.title or coconut.fs.basename(root)
   local out = {}
   local function add(png) if png then out[#out + 1] = png end end
+  add(PF.fig4(root, main, title, opts.example))
   add(PF.fig5(root, main, sweeps, refs, title))
   add(PF.fig7(root, main, title, opts.example))
   add(PF.fig8(root, main, title))

@@ -293,6 +293,34 @@ T.test("parallelism probe and the percentile curves: sorted values, cumulative t
   T.eq(pts(c[3]), "0.25:0.90 0.50:0.90 0.75:0.95 1.00:1.00", "top-3")
 end)
 
+T.test("Fig 4 summary: the example's tokens and the mean top-k mass per thought by class, from the largest k", function()
+  local rows = {}
+  local function add(split, k, index, thought, rank, prob, node, depth)
+    rows[#rows + 1] = {split = split, k = tostring(k), index = tostring(index), thought = tostring(thought),
+                       rank = tostring(rank), prob = tostring(prob), token = node or "x", node_id = node or "",
+                       depth = depth and tostring(depth) or ""}
+  end
+  -- k = 2 (the largest): two examples, two thoughts, top-2
+  add("test", 2, 0, 1, 1, 0.6, "4", 1); add("test", 2, 0, 1, 2, 0.3, "9", 2)
+  add("test", 2, 0, 2, 1, 0.5, "9", 2); add("test", 2, 0, 2, 2, 0.2, nil, nil)
+  add("test", 2, 1, 1, 1, 0.4, nil, nil); add("test", 2, 1, 1, 2, 0.4, "3", 1)
+  add("test", 2, 1, 2, 1, 0.9, "5", 2); add("test", 2, 1, 2, 2, 0.1, "3", 1)
+  -- ignored: a smaller k, another split
+  add("test", 1, 0, 1, 1, 1.0, "4", 1); add("valid", 2, 0, 1, 1, 1.0, "4", 1)
+  local d = PF.decode_summary(rows)
+  T.eq(d.k, 2); T.eq(d.index, 0); T.eq(#d.example, 4)
+  T.eq(d.example[1].thought, "1"); T.eq(d.example[1].rank, "1"); T.eq(d.example[4].thought, "2")
+  T.eq(#d.mass, 2)
+  -- thought 1: frontier (depth 1) 0.6 + 0.4, other node 0.3, other 0.4; over 2 examples
+  T.near(d.mass[1].frontier, 0.5, 1e-12); T.near(d.mass[1].other_node, 0.15, 1e-12); T.near(d.mass[1].other, 0.2, 1e-12)
+  T.near(d.mass[1].top1_frontier, 0.5, 1e-12); T.eq(d.mass[1].n, 2)
+  -- thought 2: frontier (depth 2) 0.5 + 0.9, other node 0.1, other 0.2
+  T.near(d.mass[2].frontier, 0.7, 1e-12); T.near(d.mass[2].other_node, 0.05, 1e-12); T.near(d.mass[2].other, 0.1, 1e-12)
+  T.near(d.mass[2].top1_frontier, 1, 1e-12)
+  T.eq(PF.decode_summary(rows, 1).index, 1); T.eq(PF.decode_summary(rows, 7), nil)
+  T.eq(PF.decode_summary({}), nil)
+end)
+
 -- ------------------------------------------------------------------ the host (real model)
 
 local function setup(style)

@@ -83,14 +83,14 @@ T.test("prosqa_analysis --preset quick: the k sweep, the five probes, Fig 5/7/8/
     end
   end
   T.ok(checked > 0, "some decoded thought names a frontier node")
-  for _, f in ipairs{"fig5_analysis", "fig7_search_tree", "fig8_parallelism", "fig9_height"} do nonempty_figure(root, f) end
+  for _, f in ipairs{"fig4_decode", "fig5_analysis", "fig7_search_tree", "fig8_parallelism", "fig9_height"} do nonempty_figure(root, f) end
   T.ok(out:find("analysis: " .. root .. "/figures/fig5_analysis.png", 1, true), "the run prints its figures")
 
   -- paper.lua re-draws every figure from the CSVs, and writes Table 1
   for _, f in ipairs{"fig5_analysis", "fig9_height"} do os.remove(root .. "/figures/" .. f .. ".png") end
   rc, out = T.sh(string.format("%s run experiments/figures/paper.lua %s", BIN, d .. "/results"))
   if rc ~= 0 then error("paper.lua failed:\n" .. out) end
-  for _, f in ipairs{"fig5_analysis", "fig7_search_tree", "fig8_parallelism", "fig9_height"} do nonempty_figure(root, f) end
+  for _, f in ipairs{"fig4_decode", "fig5_analysis", "fig7_search_tree", "fig8_parallelism", "fig9_height"} do nonempty_figure(root, f) end
   local md = assert(coconut.fs.read(d .. "/results/figures/table1.md"))
   T.ok(md:find("## ProsQA", 1, true) and md:find("| Coconut | 97.0 ±0.3 | 14.2 |", 1, true), md)
   T.ok(md:find("prosqa_analysis/quick Acc.", 1, true), "a column pair for the run")
