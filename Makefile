@@ -1,7 +1,8 @@
 # coconut — build, test, benchmark, install.
 #
 #   make            libcoconut.a/.so and the coconut binary (installs missing Debian packages first)
-#   make test       build and run every test; last line "N passed, N failed"
+#   make test       build and run every test; last line "N passed, N failed"; fuzzes each
+#                   harness for FUZZ_TEST_SECONDS (default 20, 0: skip)
 #   make sanitize   C tests, the Lua suite, the bad-input table and a quick experiment under
 #                   AddressSanitizer (leaks included) + UndefinedBehaviorSanitizer
 #   make fuzz       libFuzzer harnesses (tests/fuzz/) under ASan + UBSan, FUZZ_SECONDS each (default 20);
@@ -171,8 +172,14 @@ $(BUILD)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzz.h test
 ctest: all $(CTESTS) $(TEST_PLUGINS) $(FUZZ_REPLAY)
 	@COCONUT_BIN=$(BUILD)/coconut sh tests/run_tests.sh c $(CTESTS) $(FUZZ_REPLAY)
 
+# `make test` also fuzzes every harness for FUZZ_TEST_SECONDS (default 20;
+# 0 skips it, counted as skipped) under libFuzzer, one TAP test per harness
+# (tests/run_tests.sh); the fuzz build and its packages come with it.
+# (The fuzz binaries are added to test's prerequisites in the fuzzing section.)
+FUZZ_TEST_SECONDS ?= 20
 test: all $(CTESTS) $(TEST_PLUGINS) $(FUZZ_REPLAY)
-	@COCONUT_BIN=$(BUILD)/coconut sh tests/run_tests.sh all $(CTESTS) $(FUZZ_REPLAY)
+	@COCONUT_BIN=$(BUILD)/coconut FUZZ_TEST_SECONDS=$(FUZZ_TEST_SECONDS) FUZZ_DIR=$(FUZZ_DIR) \
+	  FUZZ_TARGETS="$(FUZZ_TARGETS)" sh tests/run_tests.sh all $(CTESTS) $(FUZZ_REPLAY)
 
 # Sanitizer build: separate object tree, same tests.
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -232,6 +239,10 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/fuzz_datase
 
 fuzz: fuzz-deps all $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
 	@sh tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+ifneq ($(FUZZ_TEST_SECONDS),0)
+test: fuzz-deps $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
+endif
 
 # ---------------------------------------------------------------- benchmarks
 $(BUILD)/bench/%: bench/%.c bench/bench_util.h $(BUILD)/libcoconut.a

@@ -50,6 +50,28 @@ if [ "$mode" = all ] && [ -x "$COCONUT_BIN" ] && [ -f tests/bad_inputs/run.lua ]
   count_tap "bad_inputs" "$tmp/out" "$rc"
 fi
 
+# FUZZ_TEST_SECONDS > 0 (make test): each libFuzzer harness built in FUZZ_DIR
+# runs that long (tests/fuzz/run.sh); one test per harness, failed on a finding
+if [ "$mode" = all ] && [ -n "$FUZZ_DIR" ] && [ -n "$FUZZ_TARGETS" ]; then
+  if [ "${FUZZ_TEST_SECONDS:-0}" -gt 0 ] 2>/dev/null; then
+    sh tests/fuzz/run.sh "$FUZZ_DIR" "$FUZZ_TEST_SECONDS" $FUZZ_TARGETS >"$tmp/fuzz.log" 2>&1; rc=$?
+    n=0; : >"$tmp/out"
+    for h in $FUZZ_TARGETS; do
+      n=$((n + 1))
+      line=$(grep "^$h " "$tmp/fuzz.log" | tail -n 1)
+      found=$(echo "$line" | awk '{print $6}')
+      if [ -n "$line" ] && [ "$found" = 0 ]; then echo "ok $n - $line" >>"$tmp/out"
+      else { echo "not ok $n - $h: ${line:-no result}"; grep -A5 "^$h " "$tmp/fuzz.log" | sed 's/^/# /'; } >>"$tmp/out"; fi
+    done
+    { echo "1..$n"; cat "$tmp/out"; } >"$tmp/out2"
+    [ -n "$VERBOSE" ] && cat "$tmp/fuzz.log"
+    count_tap "fuzz (${FUZZ_TEST_SECONDS}s each)" "$tmp/out2" "$rc"
+  else
+    printf '1..1\nok 1 - libFuzzer runs # SKIP FUZZ_TEST_SECONDS=0\n' >"$tmp/out2"
+    count_tap "fuzz" "$tmp/out2" 0
+  fi
+fi
+
 # COCONUT_QUICK_EXPERIMENT=1 (make sanitize): one quick prosqa_k6 run, all
 # methods, counted as one test (it must exit 0: a sanitizer report fails it)
 if [ "$mode" = all ] && [ -n "$COCONUT_QUICK_EXPERIMENT" ] && [ -x "$COCONUT_BIN" ]; then
