@@ -239,6 +239,22 @@ end
 -- One run per run directory (coco.runlock): taken before the first write.
 E.lock = RL.lock
 
+-- "name=value,name=value" (--eot_options) -> {name = "value", ...}; the plugin
+-- checks names and types. An item without '=' or with an empty name is a user
+-- error naming the option.
+function E.plugin_options(text, opt)
+  local out = {}
+  for _, item in ipairs(split_list(text or "")) do
+    local k, v = item:match("^%s*([%w_]+)%s*=(.*)$")
+    if not k then
+      coconut.user_error(string.format("--%s: '%s' is not name=value (e.g. --%s threshold=0.6,max_thoughts=6)", opt, item, opt))
+    end
+    if out[k] ~= nil then coconut.user_error(string.format("--%s: '%s' is given twice", opt, k)) end
+    out[k] = v:match("^%s*(.-)%s*$")
+  end
+  return out
+end
+
 -- The names the user gave, checked before the data are loaded so that a typo
 -- stops the run at once, with a hint: the methods (E.METHODS, the
 -- experiment's variants, or any curriculum plugin), --eot, --probes and
@@ -257,16 +273,18 @@ function E.check_names(o, cfg, methods)
   end
   -- a trial load: a plugin file of the wrong ABI, without coco_plugin_init or
   -- whose init/create fails is reported now, before a run directory exists
-  local function plugin(kind, name, opt)
+  local function plugin(kind, name, opt, popts, popt_name)
     if name == "" then coconut.user_error(string.format("--%s: empty %s plugin name", opt, kind)) end
     local path, err = coconut.plugin.find(kind, name)
     if not path then coconut.user_error("--" .. opt .. ": " .. tostring(err)) end
-    local ok, p = pcall(coconut.plugin.load, kind, name, {})
-    if not ok and coconut.is_user_error(p) then coconut.user_error("--" .. opt .. ": " .. tostring(p)) end
+    local ok, p = pcall(coconut.plugin.load, kind, name, popts or {})
+    if not ok and coconut.is_user_error(p) then
+      coconut.user_error(string.format("--%s%s: %s", opt, popt_name and (" / --" .. popt_name) or "", tostring(p)))
+    end
     if not ok then error(p, 0) end -- a bug in a Lua plugin: its traceback
     p:close()
   end
-  plugin("eot", o.eot, "eot")
+  plugin("eot", o.eot, "eot", E.plugin_options(o.eot_options, "eot_options"), "eot_options")
   for _, p in ipairs(split_list(o.probes)) do plugin("probe", p, "probes") end
   for _, p in ipairs(split_list(o.analysis_probes or "")) do plugin("probe", p, "analysis_probes") end
   -- each method's curriculum with the run's options (their plugin checks them)
@@ -369,6 +387,7 @@ E.COMMON_OPTIONS = {
   {"coconut_from_cot", "bool", false, "start Coconut from the CoT model and train stages 1.. (the official GSM8k recipe)"},
   -- evaluation
   {"eot", "string", "fixed", "<eot> policy plugin"},
+  {"eot_options", "string", "", "options of the <eot> plugin, name=value,... (e.g. --eot learned --eot_options weights=eot.safetensors,threshold=0.6)"},
   {"eval_batch", "int", 64, "prompts generated together", "[1, inf)"},
   {"max_new_tokens", "int", 128, "greedy tokens after the thoughts", "[1, inf)"},
   {"eval_fixed_thoughts", "int", 0, "also score test (and extra sets) with this many thoughts for every example (0: off); the main numbers use the curriculum's plan", "[0, inf)"},
@@ -531,7 +550,7 @@ function E.run_one(o, cfg, root, on_data)
   if o.tokenizer == "words" then coconut.check(tok:save(root .. "/tokenizer.json")) end
   P.log("[%s] tokenizer: %s, %d tokens", cfg.name, tok:kind(), tok:size())
 
-  local eot = coconut.plugin.load("eot", o.eot, {})
+  local eot = coconut.plugin.load("eot", o.eot, E.plugin_options(o.eot_options, "eot_options"))
   local init_path
   if o.pretrain_epochs > 0 then
     local pm = PT.run{dir = root .. "/pretrain", opts = o, model = E.model(o, tok, nil, E.base_vocab(tok, special)), examples = data.train,

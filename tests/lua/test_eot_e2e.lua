@@ -100,6 +100,43 @@ T.test("eot_classifier on quick ProsQA models (words with markers, symbolic mark
   T.eq(conf.experiment, "prosqa_k6"); T.eq(conf.K, 4)
   T.eq(coconut.fs.read(src .. "/checkpoints/best/model.safetensors"), before, "the source checkpoint is unchanged")
   T.ok(not coconut.fs.exists(src .. "/analysis_k.csv"), "nothing written into the source")
+  -- the learned policy inside an experiment (--eot learned --eot_options): the
+  -- same model (same preset, seed, data) thinks as long as the classifier says
+  local wfile = root .. "/steps_mlp/classifier.safetensors"
+  run(string.format("%s run experiments/prosqa_k6.lua --preset quick --method coconut --results %s --data %s --run learned "
+    .. "--eot learned --eot_options weights=%s,threshold=0.5", BIN, res, data, wfile))
+  local lev = read(res .. "/prosqa_k6/learned/coconut/eval.csv")
+  local want = {}
+  for _, r in ipairs(read(root .. "/steps_mlp/eot_thoughts.csv")) do
+    if r.policy == "learned" and tonumber(r.threshold) == 0.5 then want[r.id] = r end
+  end
+  local nt = 0
+  for _, r in ipairs(lev) do
+    if r.split == "test" then
+      nt = nt + 1
+      local t = tonumber(r.thoughts)
+      T.ok(t >= 0 and t <= 4, "learned thoughts within the classifier's cap")
+      -- eot_classifier.lua's own evaluation of this policy on the same model
+      T.ok(want[r.id], "example " .. r.id .. " in eot_thoughts.csv")
+      if want[r.id] then
+        T.eq(t, tonumber(want[r.id].thoughts), "example " .. r.id .. ": thoughts as eot_classifier counted them")
+        T.eq(r.correct, want[r.id].correct, "example " .. r.id .. ": correctness")
+      end
+    end
+  end
+  T.eq(nt, 24)
+  -- bad --eot_options: named, exit 2, before anything is written
+  local brc, bmsg = T.sh(string.format("%s run experiments/prosqa_k6.lua --preset quick --method coconut --results %s/bad1 "
+    .. "--data %s --eot learned", BIN, d, data))
+  T.eq(brc, 2, bmsg); T.ok(bmsg:find("--eot / --eot_options", 1, true) and bmsg:find("weights", 1, true), bmsg)
+  brc, bmsg = T.sh(string.format("%s run experiments/prosqa_k6.lua --preset quick --method coconut --results %s/bad1 "
+    .. "--data %s --eot learned --eot_options threshold", BIN, d, data))
+  T.eq(brc, 2, bmsg); T.ok(bmsg:find("--eot_options: 'threshold' is not name=value", 1, true), bmsg)
+  brc, bmsg = T.sh(string.format("%s run experiments/prosqa_k6.lua --preset quick --method coconut --results %s/bad1 "
+    .. "--data %s --eot learned --eot_options weights=%s,treshold=0.4", BIN, d, data, wfile))
+  T.eq(brc, 2, bmsg); T.ok(bmsg:find("treshold", 1, true) and bmsg:find("threshold", 1, true), bmsg)
+  T.ok(not coconut.fs.exists(d .. "/bad1"), "no run directory after bad --eot_options")
+
   -- a second classifier on the same source reuses the sweep
   out = run(string.format("%s run experiments/eot_classifier.lua --preset quick --from %s --results %s --kind logistic "
     .. "--no-step_feature --thresholds 0.5", BIN, src, res))
