@@ -113,6 +113,14 @@ add{category = "options", name = "generator options that contradict each other (
 -- ------------------------------------------------------------------ plugins
 add{category = "plugins", name = "unknown eot plugin", cmd = "{quick} {res} --eot fixd",
     expect = "--eot: no eot plugin 'fixd'; did you mean 'fixed'?"}
+add{category = "options", name = "--eot_options item without '='", cmd = "{quick} {res} --eot fixed --eot_options k",
+    expect = "--eot_options: 'k' is not name=value"}
+add{category = "options", name = "--eot_options: an option the eot plugin does not have",
+    cmd = "{quick} {res} --eot fixed --eot_options kk=2", expect = {"--eot / --eot_options", "kk"}}
+add{category = "options", name = "--eot learned without its weights file", cmd = "{quick} {res} --eot learned",
+    expect = {"--eot / --eot_options", "weights"}}
+add{category = "options", name = "--eot learned with an unreadable weights file",
+    cmd = "{quick} {res} --eot learned --eot_options weights={dir}/nope.safetensors", expect = "nope.safetensors"}
 add{category = "plugins", name = "unknown probe plugin", cmd = "{quick} {res} --probes paths,pathz",
     expect = "--probes: no probe plugin 'pathz'; did you mean 'paths'?"}
 add{category = "plugins", name = "plugin of the wrong ABI", skip = test_plugin("abi999"),
