@@ -15,7 +15,13 @@
 --                        deviation, n - 1) for every numeric column. A column
 --                        with numbers from fewer than two seeds (e.g. a single
 --                        seed) has an empty std: the sample std is undefined.
---                        Written atomically (temp file + rename).
+--                        Written atomically (temp file + rename). With
+--                        --resume, seeds of the run that this invocation does
+--                        not name stay in it (their seed<N>/results.csv), and
+--                        each seed keeps the methods it ran earlier (a run
+--                        grows: --method icot --seeds 0,1,2, then --method
+--                        pause --seeds 0 ...); a method's mean and std cover
+--                        the seeds that have it (table.md: n seeds).
 --   <root>/table.md      the paper's Table 1 columns per evaluated split (test,
 --                        then every --extra_eval set): accuracy (%) mean ± std,
 --                        # tokens per question as the paper counts them (new
@@ -29,6 +35,7 @@ local O = require "coco.options"
 local P = require "coco.progress"
 local F = require "coco.figures"
 local RL = require "coco.runlock"
+local D = require "coco.dist"
 
 local S = {}
 
@@ -234,7 +241,7 @@ end
 function S.run(a)
   local cfg, o, root, seeds = a.cfg, a.opts, a.root, a.seeds
   local t_all = coconut.time()
-  if coconut.fs.exists(root .. "/results.csv") and not o.resume and not o.overwrite then
+  if D.root and coconut.fs.exists(root .. "/results.csv") and not o.resume and not o.overwrite then
     coconut.user_error(string.format("%s already holds a finished run; pass --resume to continue it, --overwrite to replace it, or --run NAME",
       root))
   end
@@ -242,7 +249,7 @@ function S.run(a)
   -- loaded (run_one calls back), so bad data leave no run directory behind
   local started = false
   local function start()
-    if started then return end
+    if started or not D.root then return end -- files are rank 0's (coco.dist)
     started = true
     coconut.check(coconut.fs.mkdir(root))
     RL.lock(root) -- one --seeds run per run directory (each seed's run locks its own too)
@@ -259,13 +266,39 @@ function S.run(a)
     local sroot = root .. "/seed" .. seed
     P.log("[%s] seed %d (%d of %d: %s) in %s", cfg.name, seed, i, #seeds, table.concat(list, ","), sroot)
     a.run_one(so, cfg, sroot, start)
+    if not D.root then goto next_seed end -- the other ranks only train and evaluate
+    do
     local rows, cols = coconut.csv.read(sroot .. "/results.csv")
     if not rows then coconut.user_error(cols) end
     per[#per + 1] = {seed = seed, rows = rows, cols = cols}
+    end
+    ::next_seed::
+  end
+  if not D.root then return {}, {} end
+  -- --resume: the seeds of the run that this invocation did not name (an
+  -- earlier --seeds list) stay in the aggregate, read from their own
+  -- results.csv (which keeps every method they finished)
+  if o.resume and coconut.fs.exists(root .. "/results.csv") then
+    local old = coconut.check(coconut.csv.read(root .. "/results.csv"))
+    local have = {}
+    for _, s in ipairs(seeds) do have[s] = true end
+    for _, r in ipairs(old) do
+      local s = math.tointeger(tonumber(r.seed))
+      local f = s and root .. "/seed" .. s .. "/results.csv"
+      if s and not have[s] and coconut.fs.exists(f) then
+        have[s] = true
+        local rows, cols = coconut.csv.read(f)
+        if not rows then coconut.user_error(cols) end
+        per[#per + 1] = {seed = s, rows = rows, cols = cols}
+      end
+    end
+    table.sort(per, function(x, y) return x.seed < y.seed end)
+    list = {}
+    for i, p in ipairs(per) do list[i] = tostring(p.seed) end
   end
   local cols, rows, methods = S.aggregate(per)
   S.write_csv(root .. "/results.csv", cols, rows)
-  local title = string.format("%s, run %s: %d seed%s (%s)", cfg.name, a.run, #seeds, #seeds == 1 and "" or "s",
+  local title = string.format("%s, run %s: %d seed%s (%s)", cfg.name, a.run, #list, #list == 1 and "" or "s",
     table.concat(list, ", "))
   local md = S.table_md(cols, rows, title)
   coconut.check(coconut.fs.write(root .. "/table.md", md .. "\n"))
@@ -277,7 +310,7 @@ function S.run(a)
   print(md)
   print("results:  " .. root .. "/results.csv (per seed, mean, std)")
   print("table:    " .. root .. "/table.md")
-  for _, s in ipairs(seeds) do print(string.format("seed %-4s %s/seed%d/", s .. ":", root, s)) end
+  for _, s in ipairs(list) do print(string.format("seed %-4s %s/seed%s/", s .. ":", root, s)) end
   if png then print("compare:  " .. png) end
   print(string.format("total %s for %d seeds", P.fmt_time(coconut.time() - t_all), #seeds))
   return cols, rows

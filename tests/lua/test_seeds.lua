@@ -234,5 +234,24 @@ T.test("prosqa_k6 --preset quick --method coconut,nocot --seeds 0,1: per-seed ru
   local again = read(root .. "/results.csv")
   T.eq(#again, 8)
   for i = 1, 8 do T.eq(again[i].test_accuracy, agg[i].test_accuracy); T.eq(again[i].test_new_tokens, agg[i].test_new_tokens) end
+  -- a run grows: another method on seed 1 only keeps seed 0 and seed 1's
+  -- other methods; its mean covers the one seed that has it
+  rc, out = T.sh(base .. " --method cot --seeds 1 --resume --results " .. d .. "/results")
+  T.eq(rc, 0, out)
+  local grown = read(root .. "/results.csv")
+  local by = {}
+  for _, r in ipairs(grown) do by[r.seed .. "/" .. r.method] = r end
+  for _, k in ipairs{"0/coconut", "0/nocot", "1/coconut", "1/nocot", "1/cot", "mean/coconut", "mean/nocot", "mean/cot"} do
+    T.ok(by[k], "row " .. k)
+  end
+  T.eq(by["0/cot"], nil, "seed 0 has no cot")
+  T.eq(by["mean/cot"].test_accuracy, by["1/cot"].test_accuracy, "cot's mean is seed 1's")
+  T.eq(by["std/cot"].test_accuracy, "", "one seed: no std")
+  for _, r in ipairs(agg) do
+    local g = by[r.seed .. "/" .. r.method]
+    T.ok(g and g.test_accuracy == r.test_accuracy, "kept " .. r.seed .. "/" .. r.method)
+  end
+  local md = assert(coconut.fs.read(root .. "/table.md"))
+  T.ok(md:find("2 seeds (0, 1)", 1, true), md)
   T.rmtree(d)
 end)
