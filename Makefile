@@ -2,7 +2,8 @@
 #
 #   make            libcoconut.a/.so and the coconut binary (installs missing Debian packages first)
 #   make test       build and run every test; last line "N passed, N failed"; fuzzes each
-#                   harness for FUZZ_TEST_SECONDS (default 20, 0: skip)
+#                   harness for FUZZ_TEST_SECONDS (default 20, 0: skip); installs OpenMPI
+#                   for the 2-rank tests (tests/lua/test_mpi.lua)
 #   make sanitize   C tests, the Lua suite, the bad-input table and a quick experiment under
 #                   AddressSanitizer (leaks included) + UndefinedBehaviorSanitizer
 #   make fuzz       libFuzzer harnesses (tests/fuzz/) under ASan + UBSan, FUZZ_SECONDS each (default 20);
@@ -16,11 +17,24 @@
 #
 # Dependencies are Debian packages; `make deps` (run by every target) installs
 # the missing ones with apt-get (through sudo when not root).
+#
+# Options:
+#   PORTABLE=1      one binary for a cluster of mixed CPUs: -march=x86-64-v2 (SSE4.2,
+#                   any x86-64 CPU since ~2009) instead of -march=native, whose binary
+#                   may die with SIGILL on an older node. BLIS picks its kernels at run
+#                   time either way. OPT="-O3 -march=x86-64-v3" picks another level.
+#   MPI=0           build without MPI even when OpenMPI's development files are there
+#                   (by default core/mpi.c uses them when `pkg-config ompi-c` finds them;
+#                   without them the program is single-process, see coconut/mpi.h)
 
 PREFIX   ?= /usr/local
 CC       ?= cc
 BUILD    ?= build
+ifeq ($(PORTABLE),1)
+OPT      ?= -O3 -march=x86-64-v2 -mtune=generic -Wno-psabi
+else
 OPT      ?= -O3 -march=native
+endif
 DEBS     := liblua5.4-dev libblis-dev libcsv-dev gnuplot-nox libjansson-dev libpcre2-dev libcmocka-dev pkg-config
 
 PKGS       := lua5.4 jansson libpcre2-8
@@ -28,7 +42,17 @@ PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS_ALL  = -std=gnu11 -D_GNU_SOURCE $(OPT) -g -fopenmp -fPIC -fno-math-errno -Wall -Wextra -Wno-unused-parameter \
               -Wno-sign-compare -Icore $(PKG_CFLAGS) $(CFLAGS)
-LIBS_ALL    = $(PKG_LIBS) -lcsv -lblis -lm -ldl -lpthread -fopenmp $(LIBS_EXTRA)
+LIBS_ALL    = $(PKG_LIBS) -lcsv -lblis -lm -ldl -lpthread -fopenmp $(MPI_LIBS) $(LIBS_EXTRA)
+
+# MPI (issue 18), optional. Recursive variables: evaluated when a recipe runs,
+# so after `make test` has installed the packages. Only core/mpi.c sees the
+# define and the headers; $(BUILD)/mpi.stamp records the choice, so a build
+# made before OpenMPI was installed recompiles that one file and relinks.
+MPI        ?= auto
+MPI_DEBS   := libopenmpi-dev openmpi-bin
+MPI_FOUND   = $(if $(filter 0,$(MPI)),,$(shell pkg-config --exists ompi-c 2>/dev/null && echo 1))
+MPI_CFLAGS  = $(if $(MPI_FOUND),-DCOCO_HAVE_MPI $(shell pkg-config --cflags ompi-c 2>/dev/null))
+MPI_LIBS    = $(if $(MPI_FOUND),$(shell pkg-config --libs ompi-c 2>/dev/null))
 
 LIB_SRC  := $(sort $(wildcard core/*.c))
 LIB_SRC  := $(filter-out core/main.c,$(LIB_SRC))
@@ -72,7 +96,7 @@ PLUGIN_LIBS   = $(shell pkg-config --libs jansson 2>/dev/null) -lm $(LIBS_EXTRA)
 WHOLE    = -Wl,--whole-archive $(BUILD)/libcoconut.a -Wl,--no-whole-archive -Wl,--export-dynamic
 
 PHONY_EXTRA := bench-deps
-.PHONY: all deps bench-deps fuzz-deps test ctest sanitize san-run fuzz bench install uninstall clean run plugins test-plugins figures
+.PHONY: all deps bench-deps fuzz-deps mpi-deps test ctest FORCE sanitize san-run fuzz bench install uninstall clean run plugins test-plugins figures
 all: deps $(BUILD)/libcoconut.a $(BUILD)/libcoconut.so $(BUILD)/coconut $(PLUGINS)
 
 plugins: $(PLUGINS)
@@ -122,6 +146,10 @@ endef
 deps:
 	$(call install_debs,$(DEBS))
 
+# OpenMPI, for `make test` (the 2-rank tests) and for MPI builds
+mpi-deps:
+	$(call install_debs,$(MPI_DEBS))
+
 # `make bench` compares against PyTorch on OpenBLAS (pthread build), installed for it.
 BENCH_DEBS := python3-torch libopenblas0-pthread
 bench-deps:
@@ -131,6 +159,15 @@ $(BUILD)/obj/%.o: core/%.c $(HEADERS) Makefile | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
+# rewritten only when the MPI choice changes (then mpi.o rebuilds)
+$(BUILD)/mpi.stamp: FORCE | deps
+	@mkdir -p $(dir $@)
+	@echo 'MPI: $(MPI_CFLAGS) | $(MPI_LIBS)' | cmp -s - $@ || echo 'MPI: $(MPI_CFLAGS) | $(MPI_LIBS)' >$@
+
+$(BUILD)/obj/mpi.o: core/mpi.c $(HEADERS) Makefile $(BUILD)/mpi.stamp | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(MPI_CFLAGS) -c $< -o $@
+
 $(BUILD)/libcoconut.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -138,7 +175,7 @@ $(BUILD)/libcoconut.a: $(LIB_OBJ)
 $(BUILD)/libcoconut.so: $(LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(LIBS_ALL)
 
-$(BUILD)/coconut: $(BUILD)/obj/main.o $(LUA_OBJ) $(BUILD)/libcoconut.a
+$(BUILD)/coconut: $(BUILD)/obj/main.o $(LUA_OBJ) $(BUILD)/libcoconut.a $(BUILD)/mpi.stamp
 	$(CC) -o $@ $(BUILD)/obj/main.o $(LUA_OBJ) $(WHOLE) $(LIBS_ALL)
 
 # ---------------------------------------------------------------- plugins
@@ -177,6 +214,11 @@ ctest: all $(CTESTS) $(TEST_PLUGINS) $(FUZZ_REPLAY)
 # (tests/run_tests.sh); the fuzz build and its packages come with it.
 # (The fuzz binaries are added to test's prerequisites in the fuzzing section.)
 FUZZ_TEST_SECONDS ?= 20
+# `make test` also runs the 2-rank MPI tests: OpenMPI is installed before the
+# build looks for it (the MPI variables are expanded when a recipe runs, and
+# the MPI choice, $(BUILD)/mpi.stamp, waits for mpi-deps when test is a goal).
+test: mpi-deps
+$(BUILD)/mpi.stamp: | $(if $(filter test,$(MAKECMDGOALS)),mpi-deps)
 test: all $(CTESTS) $(TEST_PLUGINS) $(FUZZ_REPLAY)
 	@COCONUT_BIN=$(BUILD)/coconut FUZZ_TEST_SECONDS=$(FUZZ_TEST_SECONDS) FUZZ_DIR=$(FUZZ_DIR) \
 	  FUZZ_TARGETS="$(FUZZ_TARGETS)" sh tests/run_tests.sh all $(CTESTS) $(FUZZ_REPLAY)
@@ -288,7 +330,7 @@ install: all
 	  'Requires.private: jansson libpcre2-8' \
 	  'Cflags: -I$${includedir}' \
 	  'Libs: -L$${libdir} -lcoconut' \
-	  'Libs.private: -lcsv -lblis -lm -ldl -lpthread -lgomp' >$(DESTDIR)$(LIBDIR)/pkgconfig/coconut.pc
+	  'Libs.private: -lcsv -lblis -lm -ldl -lpthread -lgomp $(MPI_LIBS)' >$(DESTDIR)$(LIBDIR)/pkgconfig/coconut.pc
 	@chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/coconut.pc
 	@set -e; for k in $(PLUGIN_KINDS); do install -d $(DESTDIR)$(PLUGINDIR)/$$k; done
 	@set -e; for f in $(patsubst $(BUILD)/plugins/%,%,$(PLUGINS)) $(patsubst plugins/%,%,$(PLUGIN_LUA)); do \

@@ -6,7 +6,7 @@
 --   build/coconut run bench/run_bench.lua [build dir]    (COCONUT_BENCH_QUICK=1: fewer steps)
 local build = arg[1] or "build"
 local quick = os.getenv("COCONUT_BENCH_QUICK") ~= nil
--- COCONUT_BENCH_ONLY=small (or gemm, tokenizer, gpt2, latent; comma-separated) runs only those sections.
+-- COCONUT_BENCH_ONLY=small (or gemm, tokenizer, gpt2, latent, mpi; comma-separated) runs only those sections.
 local only = os.getenv("COCONUT_BENCH_ONLY")
 local function want(name) return not only or only == "" or (("," .. only .. ","):find("," .. name .. ",", 1, true) ~= nil) end
 
@@ -180,4 +180,57 @@ for _, c in ipairs(small) do
 end
 print("per-op profile, d128 Coconut step, 1 thread:")
 io.write((sh(build .. "/bench/bench_small train 2 128 4 40 128 80 4 1 2 --profile")))
+end
+
+-- Data parallel on MPI (issue 18): one training step of bench/mpi_step.lua as
+-- 1 rank x 1 thread, 1 rank x 2 threads and 2 ranks x 1 thread, the time
+-- inside the gradient allreduce, and the scaling model
+--   t(N) = t_compute / N + 2 (N - 1) / N * grad_bytes / bandwidth
+-- (ring allreduce: each rank sends and receives 2 (N-1)/N of the gradient),
+-- checked against the 2-rank measurement with the loopback bandwidth measured
+-- here, then evaluated for N machines at network bandwidths.
+if want("mpi") then
+  section("data parallel on MPI: step time, allreduce share, scaling model (bench/mpi_step.lua)")
+  local has_mpirun = select(2, sh("command -v mpirun")) == 0
+  local compiled = coconut.mpi.compiled() -- this script runs on the build's coconut
+  if not (has_mpirun and compiled) then
+    print("(skipped: " .. (has_mpirun and "this build has no MPI" or "mpirun not found") .. ")")
+  else
+    local args = quick and "steps=4" or "steps=10"
+    local function run(np, thr)
+      local cmd = np == 1 and string.format("COCONUT_THREADS=%d %s/coconut run bench/mpi_step.lua %s", thr, build, args)
+        or string.format("COCONUT_THREADS=%d sh tests/mpi/mpirun.sh -np %d %s/coconut run bench/mpi_step.lua %s", thr, np, build, args)
+      local out = sh(cmd)
+      local r = {}
+      for k, v in (out:match("mpi_step ([^\n]*)") or ""):gmatch("([%w_]+)=(%S+)") do r[k] = tonumber(v) or v end
+      if not r.step_s then print("failed: " .. cmd .. "\n" .. out) end
+      return r
+    end
+    local a, b, c = run(1, 1), run(1, 2), run(2, 1)
+    if a.step_s and b.step_s and c.step_s then
+      print(string.format("model: GPT-2 preset %s, vocab %d, %d params (%.1f MB of gradients), batch %d = %d micro-batches of %d, %d tokens each",
+        a.preset, a.vocab, a.params, a.grad_bytes / 1e6, a.batch, a.batch // a.micro, a.micro, a.seq))
+      print(string.format("%-22s %10s %12s %8s %10s", "layout", "step s", "allreduce s", "share", "vs 1x1"))
+      for _, x in ipairs{{"1 rank x 1 thread", a}, {"1 rank x 2 threads", b}, {"2 ranks x 1 thread", c}} do
+        local r = x[2]
+        print(string.format("%-22s %10.4f %12.4f %7.1f%% %9.2fx", x[1], r.step_s, r.allreduce_s, 100 * r.share, a.step_s / r.step_s))
+      end
+      -- bandwidth the 2-rank allreduce reached (it also holds the wait for the slower rank: a lower bound)
+      local bytes = c.grad_bytes
+      local bw = c.allreduce_s > 0 and (bytes / c.allreduce_s) or math.huge -- 2 (N-1)/N = 1 for N = 2
+      local pred2 = a.step_s / 2 + bytes / bw
+      print(string.format("model check, N = 2: t_compute(1x1) / 2 + bytes / bandwidth = %.4f + %.4f = %.4f s predicted, %.4f s measured " ..
+        "(loopback allreduce at %.2f GB/s effective)", a.step_s / 2, bytes / bw, pred2, c.step_s, bw / 1e9))
+      local function model(n, gbps, grad_bytes, tc)
+        return tc / n + (n > 1 and 2 * (n - 1) / n * grad_bytes / (gbps * 1e9 / 8) or 0)
+      end
+      print("model for N machines (t_compute from the 1 x 1 row; bandwidth per machine, Gb/s):")
+      print(string.format("%-10s %12s %12s %12s", "N", "1 Gb/s", "10 Gb/s", "100 Gb/s"))
+      for _, n in ipairs{1, 2, 4, 8, 16} do
+        print(string.format("%-10d %12.4f %12.4f %12.4f", n, model(n, 1, bytes, a.step_s), model(n, 10, bytes, a.step_s), model(n, 100, bytes, a.step_s)))
+      end
+      print(string.format("GPT-2 124M (497.8 MB of gradients): the allreduce alone takes 2 (N-1)/N x %.2f s at 10 Gb/s, %.3f s at 100 Gb/s",
+        497.8e6 / (10e9 / 8), 497.8e6 / (100e9 / 8)))
+    end
+  end
 end

@@ -8,6 +8,10 @@
  * Exit status: 0 success, 1 a script bug (message + Lua traceback), 2 a user
  * error (coconut.user_error, lerrors.c: one line, no traceback unless
  * --traceback / COCONUT_TRACEBACK=1) or a bad command line.
+ *
+ * Under mpirun (coconut/mpi.h) `run` starts MPI first; a script that fails on
+ * any rank prints its message prefixed with the rank and ends the whole job
+ * (MPI_Abort) with the exit status above, so no rank is left waiting.
  */
 #include <libgen.h>
 #include <limits.h>
@@ -22,6 +26,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "coconut/mpi.h"
 #include "coconut/plot.h"
 #include "coconut/plugin.h"
 #include "coconut/runtime.h"
@@ -44,6 +49,8 @@ static const char *usage_text =
     "  COCONUT_HOME          project checkout or install prefix (default: found from the binary)\n"
     "  COCONUT_BLIS_ARCH     auto | blis | <BLIS configuration>: override the kernel choice\n"
     "  COCONUT_TRACEBACK     1: print a Lua traceback for user errors too (as `run --traceback`)\n"
+    "\n"
+    "data-parallel: `mpirun -np N coconut run <script.lua> ...` (README: multi-machine runs)\n"
     "\n"
     "exit status: 0 success; 1 a script bug or internal error (message and Lua traceback);\n"
     "2 a user error (unknown option or preset, bad value, missing or malformed file, bad\n"
@@ -188,9 +195,16 @@ static int cmd_run(int argc, char **argv) {
     int status = 0;
     if (rc != LUA_OK) {
         const char *m = lua_tostring(L, -1);
-        fprintf(stderr, "coconut: %s\n", m ? m : "(error without a message)");
         /* a script file that cannot be read is the user's typo, like a bad option */
         status = g_user_error || rc == LUA_ERRFILE ? 2 : 1;
+        if (coco_mpi_size() > 1) {
+            /* one rank failed: its message, then the whole job ends (the
+             * other ranks may be blocked in a collective that never completes) */
+            fprintf(stderr, "coconut: rank %d of %d (%s): %s\n", coco_mpi_rank(), coco_mpi_size(), coco_mpi_host(),
+                    m ? m : "(error without a message)");
+            coco_mpi_abort(status);
+        }
+        fprintf(stderr, "coconut: %s\n", m ? m : "(error without a message)");
     }
     lcoco_current = L;
     lua_close(L);
@@ -259,7 +273,11 @@ int main(int argc, char **argv) {
     coco_set_error_handler(NULL, NULL);
     if (!strcmp(cmd, "run")) {
         if (want_help) return fputs(help_run, stdout), 0;
-        return cmd_run(argc - 2, argv + 2);
+        /* under a launcher (mpirun): MPI starts here, ends after the script */
+        coco_mpi_init(&argc, &argv);
+        int status = cmd_run(argc - 2, argv + 2);
+        coco_mpi_finalize();
+        return status;
     }
     if (!strcmp(cmd, "plugins")) {
         if (want_help) return fputs(help_plugins, stdout), 0;

@@ -250,3 +250,15 @@ int coco_adamw_load(coco_adamw *o, const char *path) {
     coco_st_close(f);
     return rc;
 }
+
+int coco_adamw_count(const coco_adamw *o) { return o->n; }
+
+coco_tensor *coco_adamw_moment(const coco_adamw *o, int i, int which) {
+    if (i < 0 || i >= o->n) coco_fail("adamw: parameter index %d outside [0, %d)", i, o->n);
+    return which ? o->v[i] : o->m[i];
+}
+
+void coco_adamw_set_steps(coco_adamw *o, int64_t t) {
+    if (t < 0) coco_fail("adamw: step count %lld must be >= 0", (long long)t);
+    o->t = t;
+}

@@ -57,6 +57,11 @@
 --     figures/eot_tradeoff.{gp,png,svg}   accuracy vs mean thoughts (coco.figures F.eot_tradeoff)
 -- Every file is written whole (temp + rename); bad options or a bad --from stop
 -- before anything is written.
+-- not data-parallel (issue 18 covers the training runs of coco.experiment)
+if coconut.mpi.size() > 1 then
+  coconut.user_error("experiments/eot_classifier.lua runs as one process; start it without mpirun")
+end
+
 local E = require "coco.experiment"
 local O = require "coco.options"
 local R = require "coco.run"

@@ -184,11 +184,15 @@ local run_one = E.run_one
 E.run_one = function(o, cfg, root, on_data)
   if o.analysis_k ~= "" then R.parse_k_list(o.analysis_k) end -- a bad list fails before anything is written
   local from
-  if o.from ~= "" then
+  -- under mpirun rank 0 alone adopts (copies files) and draws; the others train
+  -- and evaluate with it (coco.dist)
+  local root_rank = coconut.mpi.rank() == 0
+  if o.from ~= "" and root_rank then
     local methods = o.method == "all" and E.split_list(cfg.all_methods) or E.split_list(o.method)
     from = adopt(o, root, methods)
   end
   local r = run_one(o, cfg, root, on_data)
+  if not root_rank then return r end
   if from and coconut.fs.exists(from .. "/tokenizer.json") then
     -- the adopted models' token ids must mean what they mean here: this run's
     -- tokens are the source's first tokens, in order (the source may have more

@@ -45,4 +45,12 @@ int64_t coco_adamw_steps(const coco_adamw *o);
 int coco_adamw_save(const coco_adamw *o, const char *path);
 int coco_adamw_load(coco_adamw *o, const char *path);
 
+/* Appended (issue 18: sending an optimizer's state to other processes).
+ * The number of parameters, the first and second moments of parameter i
+ * (which 0: m, 1: v; borrowed, shaped as the parameter) and a step count to
+ * set, as coco_adamw_load would. */
+int coco_adamw_count(const coco_adamw *o);
+coco_tensor *coco_adamw_moment(const coco_adamw *o, int i, int which);
+void coco_adamw_set_steps(coco_adamw *o, int64_t t);
+
 #endif

@@ -50,6 +50,14 @@ coco_tensor *lcoco_to_tensor(lua_State *L, int idx, coco_dtype dt, const char *w
 int32_t *lcoco_to_ints(lua_State *L, int idx, int *n, const char *what);
 void lcoco_push_ints(lua_State *L, const int32_t *v, int n);
 
+/* ---- models and optimizers (lmodel.c), for other bindings (lmpi.c) ----
+ * The object at idx if it is an open coconut.Model / coconut.Optimizer (an
+ * optimizer whose model is closed or was resized raises), else NULL. */
+struct coco_gpt2;
+struct coco_adamw;
+struct coco_gpt2 *lcoco_to_model(lua_State *L, int idx);
+struct coco_adamw *lcoco_to_optim(lua_State *L, int idx);
+
 /* ---- <eot> policies ---- */
 struct coco_eot_policy;
 /* If the value at idx is an eot plugin instance, fill *pol and the largest
@@ -95,6 +103,7 @@ void lcoco_open_plugin(lua_State *L);    /* coconut.plugin */
 void lcoco_open_classifier(lua_State *L); /* coconut.classifier (issue 16) */
 void lcoco_open_util(lua_State *L);      /* coconut.rng, info, set_threads, time ... */
 void lcoco_open_errors(lua_State *L);    /* coconut.user_error, is_user_error, check, suggest */
+void lcoco_open_mpi(lua_State *L);       /* coconut.mpi (issue 18) */
 
 int luaopen_coconut(lua_State *L);
 

@@ -306,5 +306,6 @@ int luaopen_coconut(lua_State *L) {
     lcoco_open_files(L);
     lcoco_open_plugin(L);
     lcoco_open_classifier(L);
+    lcoco_open_mpi(L);
     return 1;
 }

@@ -258,9 +258,17 @@ static int m_seed(lua_State *L) {
     return 0;
 }
 
-/* m:forward_count() -> forwards since the last m:seed (or creation). */
+/* m:forward_count() -> forwards since the last m:seed (or creation).
+ * m:forward_count(n) sets it, keeping the seed (data-parallel ranks draw the
+ * dropout stream of a micro-batch's place in the step, coco.dist). */
 static int m_forward_count(lua_State *L) {
-    lua_pushinteger(L, (lua_Integer)check_model(L, 1)->steps);
+    lmodel *u = check_model(L, 1);
+    if (!lua_isnoneornil(L, 2)) {
+        lua_Integer fw = luaL_checkinteger(L, 2);
+        luaL_argcheck(L, fw >= 0, 2, "forward count must be >= 0");
+        u->steps = (uint64_t)fw;
+    }
+    lua_pushinteger(L, (lua_Integer)u->steps);
     return 1;
 }
 
@@ -919,6 +927,18 @@ static int o_tostring(lua_State *L) {
     coco_adamw_config c = coco_adamw_get_config(o->o);
     lua_pushfstring(L, "coconut.Optimizer AdamW lr=%f wd=%f steps=%d", c.lr, c.weight_decay, (int)coco_adamw_steps(o->o));
     return 1;
+}
+
+struct coco_gpt2 *lcoco_to_model(lua_State *L, int idx) {
+    lmodel *u = luaL_testudata(L, idx, LCOCO_MODEL);
+    if (!u) return NULL;
+    if (!u->m) luaL_argerror(L, idx, "model was closed");
+    return u->m;
+}
+
+struct coco_adamw *lcoco_to_optim(lua_State *L, int idx) {
+    if (!luaL_testudata(L, idx, LCOCO_OPTIM)) return NULL;
+    return check_optim(L, idx)->o;
 }
 
 /* ---------------------------------------------------------------- registration */

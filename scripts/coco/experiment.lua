@@ -27,6 +27,7 @@ local P = require "coco.progress"
 local S = require "coco.seeds"
 local RL = require "coco.runlock"
 local K = require "coco.killpoint"
+local D = require "coco.dist"
 
 local E = {}
 
@@ -108,7 +109,7 @@ function E.model(o, tok, init_path, vocab)
   vocab = vocab or tok:size()
   local m
   if init_path then
-    m = coconut.check(coconut.gpt2.load(init_path))
+    m = coconut.check(D.load_model(init_path)) -- under MPI: rank 0 reads, the others receive
   elseif o.model_path ~= "" then
     local err
     m, err = coconut.gpt2.load(o.model_path)
@@ -304,6 +305,8 @@ function E.main(cfg)
   S.add_option(cfg.spec)
   local o = O.parse(cfg.spec, cfg.presets, cfg.argv)
   if o.threads > 0 then coconut.set_threads(o.threads) end
+  -- under MPI: every rank must run the same code and options (coco.dist)
+  D.start(cfg.name, coconut.json.encode(O.resolved(cfg.spec, o)), cfg.argv and cfg.argv[0])
   local run = o.run ~= "" and o.run or o.preset
   local root = string.format("%s/%s/%s", o.results, cfg.name, run)
   local seeds = S.parse(o.seeds)
@@ -315,7 +318,7 @@ function E.main(cfg)
   end
   -- a preset may say what its numbers are (and are not) worth, after the table
   local note = cfg.notes and cfg.notes[o.preset]
-  if note then print("\n" .. note) end
+  if note and D.root then print("\n" .. note) end
   return r
 end
 
@@ -464,7 +467,7 @@ end
 -- there), then root is created: bad data leave nothing written.
 function E.run_one(o, cfg, root, on_data)
   local t_all = coconut.time()
-  if coconut.fs.exists(root .. "/results.csv") and not o.resume and not o.overwrite then
+  if D.root and coconut.fs.exists(root .. "/results.csv") and not o.resume and not o.overwrite then
     coconut.user_error(string.format("%s already holds a finished run; pass --resume to continue it, --overwrite to replace it, or --run NAME", root))
   end
   local methods = o.method == "all" and split_list(cfg.all_methods or "coconut,cot,nocot") or split_list(o.method)
@@ -489,7 +492,8 @@ function E.run_one(o, cfg, root, on_data)
   for k, v in pairs(cfg.dataset_options and cfg.dataset_options(o) or {}) do dopts[k] = v end
   local ropts = cfg.render_options and cfg.render_options(o) or {}
   for k, v in pairs(ropts) do dopts[k] = v end
-  local ds = coconut.plugin.load("dataset", cfg.dataset, dopts)
+  -- under MPI rank 0 loads first (it may generate the files), then the others
+  local ds = D.root_first(function() return coconut.plugin.load("dataset", cfg.dataset, dopts) end)
   local function load(split)
     local ok, list = pcall(ds.load, ds, split)
     if not ok then
@@ -536,18 +540,23 @@ function E.run_one(o, cfg, root, on_data)
     m:close()
   end
   if on_data then on_data() end
-  coconut.check(coconut.fs.mkdir(root))
-  E.lock(root) -- one run per run directory (after the data: bad data leave nothing behind)
-  -- under the lock no other process writes here: temp files are a killed run's leftovers
-  local swept = RL.sweep_temp(root)
-  if swept > 0 then P.log("[%s] removed %d temp file(s) an interrupted run left in %s", cfg.name, swept, root) end
-  if o.resume and o.tokenizer == "words" then E.check_resume_tokenizer(root, tok, special) end
-  coconut.check(coconut.json.write(root .. "/config.json", O.resolved(cfg.spec, o)))
+  -- the run directory is rank 0's alone (coco.dist)
+  if D.root then
+    coconut.check(coconut.fs.mkdir(root))
+    E.lock(root) -- one run per run directory (after the data: bad data leave nothing behind)
+    -- under the lock no other process writes here: temp files are a killed run's leftovers
+    local swept = RL.sweep_temp(root)
+    if swept > 0 then P.log("[%s] removed %d temp file(s) an interrupted run left in %s", cfg.name, swept, root) end
+    if o.resume and o.tokenizer == "words" then E.check_resume_tokenizer(root, tok, special) end
+    coconut.check(coconut.json.write(root .. "/config.json", O.resolved(cfg.spec, o)))
+  end
+  -- the resumed run's <|pause|> token (E.check_resume_tokenizer) on every rank
+  if D.bcast(special.pause ~= nil) and not special.pause then special.pause = tok:add_special("<|pause|>") end
   local info = coconut.info()
   P.log("[%s] coconut %s, %s, BLIS %s (%s), %d threads; results in %s", cfg.name, info.version, info.lua, info.blis,
     info.blis_arch, info.threads, root)
   P.log("[%s] data: %d train, %d valid, %d test examples", cfg.name, #data.train, #data.valid, #data.test)
-  if o.tokenizer == "words" then coconut.check(tok:save(root .. "/tokenizer.json")) end
+  if o.tokenizer == "words" and D.root then coconut.check(tok:save(root .. "/tokenizer.json")) end
   P.log("[%s] tokenizer: %s, %d tokens", cfg.name, tok:kind(), tok:size())
 
   local eot = coconut.plugin.load("eot", o.eot, E.plugin_options(o.eot_options, "eot_options"))
@@ -580,7 +589,7 @@ function E.run_one(o, cfg, root, on_data)
       analysis_probes[#analysis_probes + 1] = {name = name, plugin = coconut.plugin.load("probe", name, {})}
     end
     local cur = E.curriculum(o, method, cfg.variants)
-    coconut.check(coconut.fs.mkdir(dir))
+    if D.root then coconut.check(coconut.fs.mkdir(dir)) end
     local mo = {}
     for k, v in pairs(o) do mo[k] = v end
     mo.method = method
@@ -588,7 +597,7 @@ function E.run_one(o, cfg, root, on_data)
     local v = cfg.variants and cfg.variants[method]
     -- a variant's config names its base method and the curriculum options it changes
     if v then mconf.variant = {method = v.method, options = variant_options(v, o)} end
-    coconut.check(coconut.json.write(dir .. "/config.json", mconf))
+    if D.root then coconut.check(coconut.json.write(dir .. "/config.json", mconf)) end
     local r = R.run{dir = dir, opts = o, model = model, tok = tok, special = special, style = E.style(o), data = data, curriculum = cur,
                     eot = eot, probes = probes, analysis_probes = analysis_probes, method = method, first_stage = first_stage}
     r.method = method
@@ -598,6 +607,8 @@ function E.run_one(o, cfg, root, on_data)
     results[#results + 1] = r
     K.point("method") -- test-only kill point (coco.killpoint)
   end
+  -- the table and results.csv are rank 0's (read back from its files)
+  if not D.root then return results end
 
   -- one row per method, in the order asked for
   if o.coconut_from_cot then

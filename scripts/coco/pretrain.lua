@@ -32,6 +32,7 @@
 local P = require "coco.progress"
 local K = require "coco.killpoint"
 local R = require "coco.run"
+local D = require "coco.dist"
 
 local M = {}
 
@@ -78,15 +79,17 @@ end
 -- examples: training examples; layout: coco.layout; returns the model (trained in place)
 function M.run(ctx)
   local o, m, dir = ctx.opts, ctx.model, ctx.dir
-  coconut.check(coconut.fs.mkdir(dir))
+  if D.root then coconut.check(coconut.fs.mkdir(dir)) end
   local final = dir .. "/model.safetensors"
-  if coconut.fs.exists(dir .. "/state.json") then
+  -- under MPI rank 0 decides and sends the weights (coco.dist)
+  if D.exists(dir .. "/state.json") then
     P.log("[pretrain] reusing %s", final)
-    return coconut.check(coconut.gpt2.load(final))
+    return coconut.check(D.load_model(final))
   end
+  D.sync_model(m) -- every rank starts from rank 0's initialisation
   local opt = coconut.optim.adamw(m, {lr = o.pretrain_lr > 0 and o.pretrain_lr or o.lr, weight_decay = o.weight_decay,
                                       betas = {o.beta1, o.beta2}})
-  local metrics = coconut.check(coconut.csv.open(dir .. "/metrics.csv", {"step", "epoch", "loss", "tokens_per_s"}))
+  local metrics = D.csv_open(dir .. "/metrics.csv", {"step", "epoch", "loss", "tokens_per_s"})
   local task = o.pretrain_task
   if task ~= "repeat" and task ~= "lm" and task ~= "recall" then
     coconut.user_error("--pretrain_task must be 'repeat', 'recall' or 'lm', got '" .. tostring(task) .. "'")
@@ -134,20 +137,25 @@ function M.run(ctx)
       m:zero_grad()
       local nm = math.min(accum, math.ceil((#items - pos + 1) / micro))
       local l, toks = 0, 0
-      for _ = 1, nm do
+      local dst = D.begin_step(m, nm) -- this rank's share of the micro-batches (coco.dist)
+      for j = 1, nm do
         local chunk = {}
         for i = pos, math.min(#items, pos + micro - 1) do chunk[#chunk + 1] = items[i] end
         pos = pos + #chunk
-        local batch = coconut.collate(chunk, {pad_id = ctx.special.eos})
-        R.check_length(batch, n_pos, "[pretrain]")
-        local out <close> = m:forward(batch, {logits = false})
-        if out.loss ~= out.loss then
-          coconut.user_error("[pretrain] loss is NaN at epoch " .. epoch .. " step " .. s .. " (try a smaller --pretrain_lr / --lr)")
+        if D.mine(dst, m, j) then
+          local batch = coconut.collate(chunk, {pad_id = ctx.special.eos})
+          R.check_length(batch, n_pos, "[pretrain]")
+          local out <close> = m:forward(batch, {logits = false})
+          if out.loss ~= out.loss then
+            coconut.user_error("[pretrain] loss is NaN at epoch " .. epoch .. " step " .. s .. " (try a smaller --pretrain_lr / --lr)")
+          end
+          l = l + out.loss / nm
+          toks = toks + batch.input_ids:numel()
+          out:backward(1.0 / nm)
         end
-        l = l + out.loss / nm
-        toks = toks + batch.input_ids:numel()
-        out:backward(1.0 / nm)
       end
+      local sums = D.finish_step(dst, m, {l, toks}) -- gradients and sums over ranks
+      l, toks = sums[1], sums[2]
       if o.warmup_steps > 0 then
         opt:set_lr((o.pretrain_lr > 0 and o.pretrain_lr or o.lr) * math.min(1, (step + 1) / o.warmup_steps))
       end
@@ -173,9 +181,11 @@ function M.run(ctx)
           o.pretrain_epochs)
   end
   coconut.check(metrics:close())
-  coconut.check(m:save(final))
-  coconut.check(coconut.json.write(dir .. "/state.json", {epochs = done_epochs, steps = step, final_loss = last_loss,
-                                                   until_loss = stop_at > 0 and stop_at or nil}))
+  if D.root then
+    coconut.check(m:save(final))
+    coconut.check(coconut.json.write(dir .. "/state.json", {epochs = done_epochs, steps = step, final_loss = last_loss,
+                                                     until_loss = stop_at > 0 and stop_at or nil}))
+  end
   return m
 end
 

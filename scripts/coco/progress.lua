@@ -6,8 +6,11 @@
 --   bar:done()
 -- On a TTY (stderr) it redraws one line: label, i/total, bar, loss, it/s, ETA.
 -- Otherwise it prints a line every `every` items and at the end.
+-- Under MPI (coco.dist) only rank 0 prints: on the other ranks bars and
+-- P.log lines are silent (their errors still print, core/main.c).
 local P = {}
 P.__index = P
+local quiet = coconut.mpi.rank() ~= 0
 
 local function fmt_time(s)
   if s ~= s or s == math.huge then return "?" end
@@ -44,6 +47,7 @@ function P:line(i, extra)
 end
 
 function P:update(i, extra)
+  if quiet then return end
   if self.tty then
     local now = coconut.time()
     if now - self.last_draw < 0.2 and i < self.total then return end
@@ -60,12 +64,14 @@ function P:update(i, extra)
 end
 
 function P:done(msg)
+  if quiet then return end
   if self.tty then io.stderr:write("\r\27[K") end
   if msg then io.stderr:write(msg .. "\n") end
   io.stderr:flush()
 end
 
 function P.log(fmt, ...)
+  if quiet then return end
   io.stderr:write(string.format(fmt, ...) .. "\n")
   io.stderr:flush()
 end

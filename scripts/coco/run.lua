@@ -27,7 +27,10 @@
 -- other than markers and pauses (eos is never part of the output), thoughts =
 -- continuous thoughts (0 for pause-as-thought slots, which are prompt tokens);
 -- the paper's "# tokens" is their sum (coco.seeds: <split>_tokens).
+-- Under MPI (coco.dist) the ranks share each step's micro-batches and each
+-- evaluation's batches; rank 0 alone writes the files above.
 local Layout = require "coco.layout"
+local D = require "coco.dist"
 local P = require "coco.progress"
 local F = require "coco.figures"
 local K = require "coco.killpoint"
@@ -277,10 +280,31 @@ end
 -- (the analysis sweep) every prompt takes the curriculum's final-stage layout
 -- with exactly ctx.fixed_thoughts thoughts (0 included), whatever the stage of
 -- the checkpoint.
+-- Under MPI the eval batches (eval_batch prompts each, as one process makes
+-- them) are split into contiguous shares and the rows gathered in example
+-- order, so eval_csv gets the single-process rows on every rank (files are
+-- rank 0's). Probes see every example in order and keep state across them:
+-- with probes rank 0 evaluates alone and sends the accuracy.
 function R.evaluate(ctx, split, examples, epoch, stage, eval_csv)
+  if D.active and #ctx.probes > 0 then
+    local acc, secs = 0, 0
+    if D.root then acc, secs = R.evaluate_shard(ctx, split, examples, epoch, stage, eval_csv, false) end
+    return D.bcast(acc), D.bcast(secs)
+  end
+  return R.evaluate_shard(ctx, split, examples, epoch, stage, eval_csv, D.active)
+end
+
+function R.evaluate_shard(ctx, split, examples, epoch, stage, eval_csv, sharded)
   local o, m, lay = ctx.opts, ctx.model, ctx.layout
   local t0 = coconut.time()
   local correct, n = 0, #examples
+  -- sharded: this rank's batches; its rows are kept, then gathered
+  local shard_rows, out_csv = {}, eval_csv
+  local blo, bhi = 1, math.ceil(n / ctx.opts.eval_batch)
+  if sharded then
+    blo, bhi = D.share(bhi)
+    eval_csv = {row = function(_, r) shard_rows[#shard_rows + 1] = r end}
+  end
   local want_thoughts, want_logits = false, false
   for _, p in ipairs(ctx.probes) do
     local w = p.plugin:wants()
@@ -289,7 +313,8 @@ function R.evaluate(ctx, split, examples, epoch, stage, eval_csv)
   end
   local bar = P.new{total = n, label = string.format("  eval %s epoch %d", split, epoch), every = math.max(1, n // 4), unit = "ex"}
   local bs = o.eval_batch
-  for first = 1, n, bs do
+  for b = blo, bhi do
+    local first = (b - 1) * bs + 1
     local last = math.min(n, first + bs - 1)
     local prompts, planned, prompt_ids = {}, {}, {}
     for i = first, last do
@@ -354,6 +379,10 @@ function R.evaluate(ctx, split, examples, epoch, stage, eval_csv)
     bar:update(last, {acc = correct / last})
     K.point("eval")
   end
+  if sharded then
+    correct = D.sum(correct)
+    for _, r in ipairs(D.gather(shard_rows)) do out_csv:row(r) end
+  end
   for _, p in ipairs(ctx.probes) do
     for _, row in ipairs(p.plugin:on_end(split, epoch, stage)) do
       local r = {split, epoch, stage}
@@ -379,6 +408,7 @@ end
 -- <which>.new/ into its place; recover_checkpoint repairs a kill between the
 -- two renames. Either way <which>/ always holds one complete checkpoint.
 local function save_checkpoint(ctx, which, state)
+  if not D.root then return end -- rank 0 writes (coco.dist)
   local base = join(ctx.dir, "checkpoints")
   local d, new, old = join(base, which), join(base, which .. ".new"), join(base, which .. ".old")
   coconut.check(coconut.fs.mkdir(base))
@@ -407,6 +437,7 @@ R.save_checkpoint = save_checkpoint
 -- no <which>/ beside it is the newer checkpoint of a write killed between its
 -- renames (promoted); any other <which>.new/ or <which>.old/ is a leftover.
 local function recover_checkpoint(dir, which)
+  if not D.root then return end
   local base = join(dir, "checkpoints")
   local d, new, old = join(base, which), join(base, which .. ".new"), join(base, which .. ".old")
   if not coconut.fs.exists(d) and coconut.fs.exists(join(new, "state.json")) then
@@ -442,8 +473,9 @@ local function score_best(ctx, dir, state, evalcsv, summary)
   end
   if not need_test and #missing == 0 and not need_fixed then return false end
   local t0 = coconut.time()
-  local best = coconut.check(coconut.gpt2.load(join(dir, "checkpoints/best/model.safetensors")))
-  local best_state = coconut.check(coconut.json.read(join(dir, "checkpoints/best/state.json")))
+  -- rank 0 reads the checkpoint and sends it (coco.dist)
+  local best = coconut.check(D.load_model(join(dir, "checkpoints/best/model.safetensors")))
+  local best_state = D.read_json(join(dir, "checkpoints/best/state.json"))
   local trained_model = ctx.model
   ctx.model = best
   best:train(false)
@@ -522,21 +554,21 @@ function R.analysis_sweep(ctx, dir, state, ks)
     end
   end
   local key = table.concat(ks, ",") .. (ctx.thinks and "" or " reference") .. " | " .. table.concat(names, ",")
-  if state.analysis == key and coconut.fs.exists(join(dir, "analysis_k.csv")) then return false end
+  if state.analysis == key and D.exists(join(dir, "analysis_k.csv")) then return false end
   local t0 = coconut.time()
-  local best = coconut.check(coconut.gpt2.load(join(dir, "checkpoints/best/model.safetensors")))
-  local best_state = coconut.check(coconut.json.read(join(dir, "checkpoints/best/state.json")))
+  local best = coconut.check(D.load_model(join(dir, "checkpoints/best/model.safetensors")))
+  local best_state = D.read_json(join(dir, "checkpoints/best/state.json"))
   best:train(false)
   local adir = join(dir, "analysis")
-  coconut.check(coconut.fs.mkdir(adir))
-  if #probes > 0 then coconut.check(coconut.fs.mkdir(join(adir, "probes"))) end
+  if D.root then coconut.check(coconut.fs.mkdir(adir)) end
+  if #probes > 0 and D.root then coconut.check(coconut.fs.mkdir(join(adir, "probes"))) end
   for _, p in ipairs(probes) do
     local cols = {"split", "epoch", "stage"}
     for _, c in ipairs(p.plugin:columns()) do cols[#cols + 1] = c end
-    p.csv = coconut.check(coconut.csv.open(join(adir, "probes/" .. p.name .. ".csv"), cols))
+    p.csv = D.csv_open(join(adir, "probes/" .. p.name .. ".csv"), cols)
   end
-  local evalcsv = coconut.check(coconut.csv.open(join(adir, "eval.csv"), EVAL))
-  local acsv = coconut.check(coconut.csv.open(join(dir, "analysis_k.csv"), ANALYSIS))
+  local evalcsv = D.csv_open(join(adir, "eval.csv"), EVAL)
+  local acsv = D.csv_open(join(dir, "analysis_k.csv"), ANALYSIS)
   local trained, trained_probes = ctx.model, ctx.probes
   ctx.model, ctx.probes = best, probes
   for _, k in ipairs(ctx.thinks and ks or {0}) do
@@ -602,7 +634,7 @@ function R.run(ctx)
   local dir = ctx.dir
   -- the analysis sweep's thought counts, checked before any training
   local analysis_ks = (o.analysis_k and o.analysis_k ~= "") and R.parse_k_list(o.analysis_k) or nil
-  coconut.check(coconut.fs.mkdir(dir))
+  if D.root then coconut.check(coconut.fs.mkdir(dir)) end
   recover_checkpoint(dir, "last")
   recover_checkpoint(dir, "best")
   ctx.layout = Layout.new(ctx.tok, ctx.special, ctx.style or "words")
@@ -612,28 +644,34 @@ function R.run(ctx)
     for i = #epochs, o.max_epochs + 1, -1 do epochs[i] = nil end
   end
   local state = {epoch_done = 0, step = 0, best_acc = -1, best_epoch = 0, wall = 0}
-  local resume = o.resume and coconut.fs.exists(join(dir, "checkpoints/last/state.json"))
+  -- under MPI rank 0 alone reads the checkpoint; its state, weights and
+  -- optimizer go to the other ranks below (D.sync_model)
+  local resume = D.bcast(D.root and o.resume and coconut.fs.exists(join(dir, "checkpoints/last/state.json")) or false)
   if o.resume and not resume then P.log("[%s] --resume: no checkpoint in %s; starting fresh", ctx.method, dir) end
-  if resume then
+  if resume and D.root then
     state = coconut.check(coconut.json.read(join(dir, "checkpoints/last/state.json")))
     local lm = coconut.check(coconut.gpt2.load(join(dir, "checkpoints/last/model.safetensors")))
     R.check_resume_model(join(dir, "checkpoints/last/model.safetensors"), lm, m)
     ctx.model, m = lm, lm
     P.log("[%s] resuming after epoch %d (step %d)", ctx.method, state.epoch_done, state.step)
   end
+  state = D.bcast_table(state)
   m:train(true)
   -- the dropout streams continue where the checkpoint left them (the count of
   -- forwards so far; absent in checkpoints written before it was recorded)
   m:seed(o.seed, resume and state.forwards or 0)
   ctx.opt = coconut.optim.adamw(m, {lr = o.lr, weight_decay = o.weight_decay, betas = {o.beta1, o.beta2}, eps = 1e-8,
                                      clip = o.clip})
-  if resume and coconut.fs.exists(join(dir, "checkpoints/last/optimizer.safetensors")) then
+  if resume and D.root and coconut.fs.exists(join(dir, "checkpoints/last/optimizer.safetensors")) then
     coconut.check(ctx.opt:load(join(dir, "checkpoints/last/optimizer.safetensors")))
   end
+  -- every rank starts from rank 0's weights and optimizer state
+  D.sync_model(m, ctx.opt)
   -- Result tables grow row by row (each row written whole and flushed), so a
   -- long run can be watched and a crash keeps every finished row; a fresh run
   -- starts them empty, a resumed one appends (the header must match).
   local function table_file(path, cols)
+    if not D.root then return D.NULL_WRITER end
     if not resume and coconut.fs.exists(path) then coconut.check(coconut.fs.remove(path)) end
     if resume and not state.finished and coconut.fs.exists(path) then
       -- drop rows of the epoch that was interrupted (and of a partial final
@@ -662,13 +700,14 @@ function R.run(ctx)
     ctx.slot_markers = last.markers
   end
   local stage_csv, probe_k
-  if o.stage_probe and ctx.thinks then
+  -- the stage probe runs on rank 0 alone (its numbers only go to files and logs)
+  if o.stage_probe and ctx.thinks and D.root then
     probe_k = 0
     for _, ex in ipairs(ctx.data.valid) do probe_k = math.max(probe_k, #ex.steps) end
     probe_k = math.min(probe_k, 8)
     stage_csv = table_file(join(dir, "stage_accuracy.csv"), STAGE_ACC)
   end
-  if #ctx.probes > 0 then coconut.check(coconut.fs.mkdir(join(dir, "probes"))) end
+  if #ctx.probes > 0 and D.root then coconut.check(coconut.fs.mkdir(join(dir, "probes"))) end
   for _, p in ipairs(ctx.probes) do
     local cols = {"split", "epoch", "stage"}
     for _, c in ipairs(p.plugin:columns()) do cols[#cols + 1] = c end
@@ -732,27 +771,37 @@ function R.run(ctx)
       local step_loss, nmicro, step_tokens = 0, 0, 0
       -- micro-batches in this step (the last step of an epoch may have fewer)
       local nm = math.min(accum, math.ceil((#items - pos + 1) / micro))
-      for _ = 1, nm do
+      -- under MPI each rank computes its share of them (coco.dist)
+      local dst = D.begin_step(m, nm)
+      for j = 1, nm do
         if pos > #items then break end
         local chunk = {}
         for i = pos, math.min(#items, pos + micro - 1) do chunk[#chunk + 1] = items[i] end
         pos = pos + #chunk
-        local tc = coconut.time()
-        local batch = coconut.collate(chunk, {latent_id = ctx.special.latent, pad_id = ctx.special.eos,
-                                              start_id = ctx.special.start, markers = not ctx.markerless})
-        R.check_length(batch, n_pos, "[" .. ctx.method .. "] training")
-        local out <close> = m:forward(batch, {logits = false})
-        c_time = c_time + (coconut.time() - tc)
-        local l = out.loss
-        if l ~= l or l == math.huge then
-          coconut.user_error(string.format("[%s] loss is %s at epoch %d step %d (stage %d); stopping (try a smaller --lr). "
-            .. "The last good checkpoint is in %s", ctx.method, tostring(l), epoch, s, stage, join(dir, "checkpoints/last")))
+        if D.mine(dst, m, j) then
+          local tc = coconut.time()
+          local batch = coconut.collate(chunk, {latent_id = ctx.special.latent, pad_id = ctx.special.eos,
+                                                start_id = ctx.special.start, markers = not ctx.markerless})
+          R.check_length(batch, n_pos, "[" .. ctx.method .. "] training")
+          local out <close> = m:forward(batch, {logits = false})
+          c_time = c_time + (coconut.time() - tc)
+          local l = out.loss
+          if l ~= l or l == math.huge then
+            coconut.user_error(string.format("[%s] loss is %s at epoch %d step %d (stage %d); stopping (try a smaller --lr). "
+              .. "The last good checkpoint is in %s", ctx.method, tostring(l), epoch, s, stage, join(dir, "checkpoints/last")))
+          end
+          step_loss = step_loss + l
+          nmicro = nmicro + 1
+          step_tokens = step_tokens + batch.input_ids:numel()
+          tc = coconut.time()
+          out:backward(1.0 / nm) -- the step's gradient is the mean of the micro-batch means
+          c_time = c_time + (coconut.time() - tc)
         end
-        step_loss = step_loss + l
-        nmicro = nmicro + 1
-        step_tokens = step_tokens + batch.input_ids:numel()
-        tc = coconut.time()
-        out:backward(1.0 / nm) -- the step's gradient is the mean of the micro-batch means
+      end
+      do -- one allreduce of every gradient, then the step's sums (one process: as they are)
+        local tc = coconut.time()
+        local sums = D.finish_step(dst, m, {step_loss, nmicro, step_tokens})
+        step_loss, nmicro, step_tokens = sums[1], sums[2], sums[3]
         c_time = c_time + (coconut.time() - tc)
       end
       if o.warmup_steps > 0 then -- linear warm-up (from-scratch models); the official schedule is constant
@@ -791,6 +840,7 @@ function R.run(ctx)
       P.log("[%s] epoch %d stage-matched accuracy (argmax after k thoughts in frontier[k+1]): %s", ctx.method, epoch,
         table.concat(parts, ", "))
     end
+    D.sync_forwards(m) -- rank 0 may have run more forwards (probes, stage probe)
     m:train(true)
     local epoch_time = coconut.time() - t_epoch
     summary:row{split = "valid", epoch = epoch, stage = stage, train_loss = loss_sum / math.max(1, loss_n), accuracy = acc,
@@ -821,9 +871,9 @@ function R.run(ctx)
   if already then P.log("[%s] already finished (best epoch %d); nothing to train", ctx.method, state.best_epoch) end
   if score_best(ctx, dir, state, evalcsv, summary) or not already then
     state.finished = true
-    coconut.check(coconut.json.write(join(dir, "checkpoints/last/state.json"), state))
+    if D.root then coconut.check(coconut.json.write(join(dir, "checkpoints/last/state.json"), state)) end
   end
-  if analysis_ks and R.analysis_sweep(ctx, dir, state, analysis_ks) then
+  if analysis_ks and R.analysis_sweep(ctx, dir, state, analysis_ks) and D.root then
     coconut.check(coconut.json.write(join(dir, "checkpoints/last/state.json"), state))
   end
   coconut.check(metrics:close()); coconut.check(evalcsv:close()); coconut.check(summary:close())
@@ -833,7 +883,7 @@ function R.run(ctx)
   results.wall = state.wall
   results.total_wall = state.wall + (state.score_wall or 0) -- accumulated over resumes
   results.run_wall = already and 0 or coconut.time() - t_run
-  results.figures = F.method(dir, ctx.method)
+  results.figures = D.root and F.method(dir, ctx.method) or {}
   return results
 end
 

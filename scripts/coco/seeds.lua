@@ -266,13 +266,11 @@ function S.run(a)
     local sroot = root .. "/seed" .. seed
     P.log("[%s] seed %d (%d of %d: %s) in %s", cfg.name, seed, i, #seeds, table.concat(list, ","), sroot)
     a.run_one(so, cfg, sroot, start)
-    if not D.root then goto next_seed end -- the other ranks only train and evaluate
-    do
-    local rows, cols = coconut.csv.read(sroot .. "/results.csv")
-    if not rows then coconut.user_error(cols) end
-    per[#per + 1] = {seed = seed, rows = rows, cols = cols}
+    if D.root then -- the other ranks only train and evaluate (coco.dist)
+      local rows, cols = coconut.csv.read(sroot .. "/results.csv")
+      if not rows then coconut.user_error(cols) end
+      per[#per + 1] = {seed = seed, rows = rows, cols = cols}
     end
-    ::next_seed::
   end
   if not D.root then return {}, {} end
   -- --resume: the seeds of the run that this invocation did not name (an
