@@ -451,13 +451,15 @@ static int p_stage_epochs(lua_State *L) {
     return 1;
 }
 
-static int p_reset_optimizer(lua_State *L) {
-    LCOCO_ENTER(L);
-    lplugin *p = check_kind(L, 1, COCO_KIND_CURRICULUM, "reset_optimizer");
+/* A curriculum's per-stage yes/no callback, p:<name>(stage): a Lua plugin's
+ * function of that name, or the C vtable's `fn` (NULL: absent); either way an
+ * absent callback answers `dflt`. */
+static int stage_bool(lua_State *L, const char *name, int (*fn)(void *, int), int dflt) {
+    lplugin *p = check_kind(L, 1, COCO_KIND_CURRICULUM, name);
     lua_Integer st = luaL_checkinteger(L, 2);
     if (p->is_lua) {
-        if (!lua_cb(L, 1, "reset_optimizer", 0)) {
-            lua_pushboolean(L, 0);
+        if (!lua_cb(L, 1, name, 0)) {
+            lua_pushboolean(L, dflt);
             return 1;
         }
         lua_pushvalue(L, 2);
@@ -465,30 +467,25 @@ static int p_reset_optimizer(lua_State *L) {
         lua_pushboolean(L, lua_toboolean(L, -1));
         return 1;
     }
-    const coco_curriculum_vt *vt = coco_plugin_curriculum(p->lp);
-    lua_pushboolean(L, vt->reset_optimizer ? vt->reset_optimizer(p->self, (int)st) : 0);
+    lua_pushboolean(L, fn ? fn(p->self, (int)st) != 0 : dflt);
     return 1;
 }
 
+/* p:reset_optimizer(stage) -> reset AdamW when training enters `stage`? */
+static int p_reset_optimizer(lua_State *L) {
+    LCOCO_ENTER(L);
+    lplugin *p = check_kind(L, 1, COCO_KIND_CURRICULUM, "reset_optimizer");
+    const coco_curriculum_vt *vt = p->is_lua ? NULL : coco_plugin_curriculum(p->lp);
+    return stage_bool(L, "reset_optimizer", vt ? vt->reset_optimizer : NULL, 0);
+}
+
 /* p:selectable(stage) -> may a checkpoint trained at `stage` be the run's best?
- * Optional on both sides: a plugin without it answers true for every stage. */
+ * Optional on both sides (appended to the ABI): absent answers true. */
 static int p_selectable(lua_State *L) {
     LCOCO_ENTER(L);
     lplugin *p = check_kind(L, 1, COCO_KIND_CURRICULUM, "selectable");
-    lua_Integer st = luaL_checkinteger(L, 2);
-    if (p->is_lua) {
-        if (!lua_cb(L, 1, "selectable", 0)) {
-            lua_pushboolean(L, 1);
-            return 1;
-        }
-        lua_pushvalue(L, 2);
-        lua_call(L, 2, 1);
-        lua_pushboolean(L, lua_toboolean(L, -1));
-        return 1;
-    }
-    const coco_curriculum_vt *vt = coco_plugin_curriculum(p->lp);
-    lua_pushboolean(L, COCO_CURRICULUM_HAS(vt, selectable) ? vt->selectable(p->self, (int)st) != 0 : 1);
-    return 1;
+    const coco_curriculum_vt *vt = p->is_lua ? NULL : coco_plugin_curriculum(p->lp);
+    return stage_bool(L, "selectable", vt && COCO_CURRICULUM_HAS(vt, selectable) ? vt->selectable : NULL, 1);
 }
 
 static void read_plan(lua_State *L, int idx, coco_plan *pl) {
