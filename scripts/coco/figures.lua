@@ -142,10 +142,11 @@ end
 -- Accuracy over seeds, from the aggregate <root>/results.csv of a --seeds run
 -- (coco.seeds): a bar per method at the "mean" row's value, a ± std error bar
 -- from the "std" row (which directly follows it; an empty std, i.e. a single
--- seed, draws a zero-length bar), the value as a label, and one point per seed
--- row. column: "test_accuracy" (default) or another accuracy column. Methods
--- are placed by name, so per-seed rows may come in any order. Error bars are
--- plain gnuplot (`with vectors heads`): coconut.plot runs any gnuplot script.
+-- seed, draws a zero-length bar), the value as a label above the error bar,
+-- and one point per seed row. column: "test_accuracy" (default) or another
+-- accuracy column. Methods are placed by name, so per-seed rows may come in
+-- any order. Error bars are plain gnuplot (`with vectors heads`):
+-- coconut.plot runs any gnuplot script.
 function F.compare_seeds(root, methods, title, column)
   column = column or "test_accuracy"
   local body = string.format([[
@@ -168,8 +169,8 @@ m2 = NaN
 plot "results.csv" using (strcol("seed") eq "mean" ? idx(strcol("method")) : NaN):"%s" with boxes lc rgb "#1f5fa6" title "mean", \
      "results.csv" using (strcol("seed") eq "mean" ? (mu = column("%s"), NaN) : (strcol("seed") eq "std" ? idx(strcol("method")) : NaN)):(mu - sd(column("%s"))):(0):(2 * sd(column("%s"))) with vectors heads size screen 0.008,90 lw 2 lc rgb "#222222" title "± std", \
      "results.csv" using (isseed(strcol("seed")) ? idx(strcol("method")) : NaN):"%s" with points pt 7 ps 1.2 lc rgb "#c0392b" title "one seed", \
-     "results.csv" using (strcol("seed") eq "mean" ? (m2 = column("%s"), NaN) : (strcol("seed") eq "std" ? idx(strcol("method")) + 0.32 : NaN)):(m2):(sprintf("%%.3f ± %%.3f", m2, sd(column("%s")))) with labels left font ",9" notitle
-]], title, column, column, table.concat(methods, " "), column, column, column, column, column, column, column)
+     "results.csv" using (strcol("seed") eq "mean" ? (m2 = column("%s"), NaN) : (strcol("seed") eq "std" ? idx(strcol("method")) : NaN)):(m2 + sd(column("%s")) + 0.035):(sprintf("%%.3f ± %%.3f", m2, sd(column("%s")))) with labels center font ",8" notitle
+]], title, column, column, table.concat(methods, " "), column, column, column, column, column, column, column, column)
   return render(root, "compare_seeds", body, title .. " " .. column .. " over seeds")
 end
 
