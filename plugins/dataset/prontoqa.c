@@ -49,6 +49,13 @@
  *   generate, seed   accepted because the shared experiment driver passes
  *                them to every dataset; ProntoQA has no generator, so a
  *                missing file is an error either way
+ *   forms        written (default): the text as in the file; singular: every
+ *                plural concept noun ("Zumpuses", "gorpuses") in the question
+ *                and steps becomes its lower-case singular ("zumpus",
+ *                "gorpus"), so that a word-level tokenizer gives each concept
+ *                one token instead of three ("Zumpuses", "zumpuses",
+ *                "zumpus") and a rule can be found by token identity
+ *                (prontoqa_singular); the answer is untouched
  * load(split) emits the split's examples in file order with meta_json NULL.
  * tests/c/test_prontoqa.c includes this file directly to test the loader.
  */
@@ -85,6 +92,11 @@ const char *prontoqa_split_name(int split); /* "train", "valid", "test"; NULL ou
  * out empty (n = 0, ex = NULL). */
 int prontoqa_load_json(const char *path, prontoqa_set *out);
 void prontoqa_set_free(prontoqa_set *s);
+/* The "singular" concept forms (option forms): a malloc'ed copy of s in which
+ * every word of ASCII letters ending in "puses" (ProntoQA's plural concept
+ * nouns: "Zumpuses", "gorpuses") becomes its singular, lower-cased
+ * ("zumpus", "gorpus"). Every other byte is copied unchanged. */
+char *prontoqa_singular(const char *s);
 
 /* ================================================================== text positions */
 
@@ -359,12 +371,36 @@ int prontoqa_load_json(const char *path, prontoqa_set *out) {
     return rc ? -1 : 0;
 }
 
+char *prontoqa_singular(const char *s) {
+    size_t n = strlen(s), o = 0;
+    char *out = coco_malloc(n + 1, "prontoqa singular");
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && ((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z'))) j++;
+        if (j == i) { out[o++] = s[i++]; continue; }
+        /* s[i, j) is a word of letters; "…puses" -> "…pus", first letter lower */
+        size_t w = j - i;
+        if (w > 5 && !memcmp(s + j - 5, "puses", 5)) {
+            out[o++] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
+            memcpy(out + o, s + i + 1, w - 3);
+            o += w - 3;
+        } else {
+            memcpy(out + o, s + i, w);
+            o += w;
+        }
+        i = j;
+    }
+    out[o] = 0;
+    return out;
+}
+
 /* ================================================================== dataset plugin */
 
 static const coco_host *pq_host;
 
 typedef struct pq_plugin {
     char *dir, *file[PRONTOQA_NSPLITS];
+    int singular; /* option forms = "singular" */
 } pq_plugin;
 
 static const coco_option_spec pq_options[] = {
@@ -375,6 +411,9 @@ static const coco_option_spec pq_options[] = {
     {"test_file", COCO_OPT_STR, "", "explicit test file (\"\" = from dir)"},
     {"generate", COCO_OPT_BOOL, "false", "accepted for the shared driver; ProntoQA cannot be generated here"},
     {"seed", COCO_OPT_INT, "0", "accepted for the shared driver; unused (no generator)"},
+    {"forms", COCO_OPT_STR, "written",
+     "concept nouns: written (as in the file) | singular (\"Zumpuses are gorpuses.\" -> \"zumpus are gorpus.\": one "
+     "token per concept for a word-level tokenizer; the answer is untouched)"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -389,8 +428,12 @@ static void pq_plugin_destroy(void *self) {
 static int pq_plugin_create(const coco_options *o, void **self) {
     const char *dir = pq_host->opt_str(o, "dir");
     if (!*dir) return pq_host->seterr("dataset 'prontoqa': option 'dir' is empty");
+    const char *forms = pq_host->opt_str(o, "forms");
+    if (strcmp(forms, "written") && strcmp(forms, "singular"))
+        return pq_host->seterr("dataset 'prontoqa': option 'forms' is '%s' (expected written or singular)", forms);
     pq_plugin *q = coco_calloc(1, sizeof *q, "prontoqa plugin");
     q->dir = coco_strdup(dir);
+    q->singular = !strcmp(forms, "singular");
     for (int s = 0; s < PRONTOQA_NSPLITS; s++) {
         char opt[32];
         snprintf(opt, sizeof opt, "%s_file", prontoqa_split_name(s));
@@ -443,7 +486,12 @@ static int pq_plugin_load(void *self, const char *split, const coco_example_sink
     prontoqa_set set;
     int rc = prontoqa_load_json(path, &set);
     for (int i = 0; rc == 0 && i < set.n; i++) {
-        const prontoqa_example *e = &set.ex[i];
+        prontoqa_example *e = &set.ex[i];
+        if (q->singular) { /* rewritten in place: the set is freed below */
+            char *t = prontoqa_singular(e->question);
+            free(e->question), e->question = t;
+            for (int k = 0; k < e->n_steps; k++) t = prontoqa_singular(e->steps[k]), free(e->steps[k]), e->steps[k] = t;
+        }
         coco_example ex = {e->question, (const char *const *)e->steps, e->n_steps, e->answer, NULL};
         rc = sink->add(sink->ud, &ex); /* -1: the host asked to stop; its message is set */
     }

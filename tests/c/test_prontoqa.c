@@ -297,8 +297,30 @@ static void test_real_files(void **s) {
     }
 }
 
+/* The singular concept forms (option forms): "…puses" words only, first
+ * letter lower-cased, punctuation and non-ASCII bytes copied unchanged. */
+static void check_singular(const char *in, const char *want) {
+    char *got = prontoqa_singular(in);
+    if (strcmp(got, want)) fail_msg("prontoqa_singular(\"%s\") = \"%s\", want \"%s\"", in, got, want);
+    free(got);
+}
+
+static void test_singular(void **state) {
+    (void)state;
+    check_singular("", "");
+    check_singular("Zumpuses are gorpuses. Stella is a zumpus. Every lorpus is floral.",
+                   "zumpus are gorpus. Stella is a zumpus. Every lorpus is floral.");
+    check_singular("True or false: Impuses are not Brimpuses.", "True or false: impus are not brimpus.");
+    check_singular("Wumpuses,jompuses:\nShumpuses", "wumpus,jompus:\nshumpus");
+    check_singular("puses Puses", "puses Puses");               /* "puses" alone is no plural of a -pus word */
+    check_singular("rompusesX rompus houses", "rompusesX rompus houses"); /* the word must end in "puses" */
+    check_singular("Zo\xc3\xab Tumpuses \xc3\x85sa", "Zo\xc3\xab tumpus \xc3\x85sa"); /* UTF-8 passes through */
+    check_singular("lempuses.", "lempus.");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_singular),
         cmocka_unit_test(test_format_corners),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_locate),

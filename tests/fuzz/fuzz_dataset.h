@@ -5,7 +5,9 @@
  * load("train") into a sink that reads every field, destroy), so the JSON /
  * text parsing, the checks and any rendering (ProsQA's symbolic formats,
  * selected by the first input byte through FUZZ_DATASET_VARIANT, the rest
- * being the file) all run.
+ * being the file) all run. FUZZ_DATASET_SECOND_PASS(o), when defined, sets
+ * options for a second load of the same file (ProntoQA's singular forms), so
+ * a variant needs no byte of the input and the corpus keeps its format.
  * Needs FUZZ_DATASET_FILE (the train file's name). */
 #include "coconut/pluginhost.h"
 #include "fuzz.h"
@@ -38,12 +40,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size) data++, size--;
 #endif
     const char *path = fuzz_file(0, FUZZ_DATASET_FILE, data, size);
+#ifdef FUZZ_DATASET_SECOND_PASS
+    for (int pass = 0; pass < 2; pass++) {
+#else
+    for (int pass = 0; pass < 1; pass++) {
+#endif
     coco_options *o = coco_options_new(desc.options, "fuzz");
     if (!o) abort();
     if (coco_options_set(o, "train_file", path) != 0) abort();
     if (coco_options_set(o, "generate", "false") != 0) abort();
 #ifdef FUZZ_DATASET_VARIANT
     FUZZ_DATASET_VARIANT(o, variant);
+#endif
+#ifdef FUZZ_DATASET_SECOND_PASS
+    if (pass == 1) FUZZ_DATASET_SECOND_PASS(o);
 #endif
     if (coco_options_finish(o) != 0) abort();
     void *self = NULL;
@@ -56,5 +66,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         vt->destroy(self);
     }
     coco_options_free(o);
+    }
     return 0;
 }

@@ -30,12 +30,14 @@ local function hand_examples(n, seed)
     local name, prop = NAMES[r:below(#NAMES) + 1], PROPS[r:below(#PROPS) + 1]
     local neg_fact, neg_query = r:below(2) == 1, r:below(2) == 1
     local is = function(neg) return neg and "is not " or "is " end
-    local facts = {"Every " .. c[1] .. " is a " .. c[2] .. ".", "Each " .. c[2] .. " is a " .. c[3] .. ".",
+    local plural = function(x) return x .. "es" end -- every concept ends in "pus", as ProntoQA's
+    local cap = function(x) return (x:gsub("^%l", string.upper)) end
+    local facts = {"Every " .. c[1] .. " is a " .. c[2] .. ".", cap(plural(c[2])) .. " are " .. plural(c[3]) .. ".",
                    "Every " .. c[3] .. " " .. is(neg_fact) .. prop .. ".", "Every " .. c[4] .. " is a " .. c[5] .. ".",
                    name .. " is a " .. c[1] .. "."}
     r:shuffle(facts)
     local steps = {name .. " is a " .. c[1] .. ". Every " .. c[1] .. " is a " .. c[2] .. ".",
-                   name .. " is a " .. c[2] .. ". Each " .. c[2] .. " is a " .. c[3] .. ".",
+                   name .. " is a " .. c[2] .. ". " .. cap(plural(c[2])) .. " are " .. plural(c[3]) .. ".",
                    name .. " is a " .. c[3] .. ". Every " .. c[3] .. " " .. is(neg_fact) .. prop .. ".",
                    name .. " " .. is(neg_fact) .. prop .. "."}
     if i % 7 == 0 then steps = {} end
@@ -85,7 +87,21 @@ T.test("prontoqa plugin: hand-made splits through the host, with the options the
   -- unknown split and options, missing files: messages name what to set
   T.raises(function() ds:load("dev") end, "unknown split 'dev' (expected train, valid or test)")
   T.raises(function() coconut.plugin.load("dataset", "prontoqa", {n_train = 5}) end,
-    "unknown option 'n_train'; valid options: dir, train_file, valid_file, test_file, generate, seed")
+    "unknown option 'n_train'; valid options: dir, train_file, valid_file, test_file, generate, seed, forms")
+  T.raises(function() coconut.plugin.load("dataset", "prontoqa", {dir = d, forms = "plural"}) end,
+    "option 'forms' is 'plural' (expected written or singular)")
+  -- forms = singular: the same examples with every "…puses" noun singular
+  local sg = coconut.plugin.load("dataset", "prontoqa", {dir = d, forms = "singular"}):load("train")
+  T.eq(#sg, #t)
+  T.ok(sg[1].question ~= t[1].question and sg[1].question:find(" are ", 1, true), sg[1].question)
+  T.ok(not sg[1].question:find("puses", 1, true) and not sg[1].steps[2]:find("puses", 1, true), sg[1].steps[2])
+  for i, ex in ipairs(sg) do
+    local function singular(x) return (x:gsub("(%a)(%a*puses)(%f[%A])", function(a, b) return a:lower() .. b:sub(1, -3) end)) end
+    T.eq(ex.question, singular(t[i].question), "singular question " .. i)
+    T.eq(ex.answer, t[i].answer, "answer untouched " .. i)
+    T.eq(#ex.steps, #t[i].steps)
+    for k, st in ipairs(ex.steps) do T.eq(st, singular(t[i].steps[k]), "singular step " .. i .. "." .. k) end
+  end
   local empty = T.tmpdir("pqa3")
   local err = T.raises(function() coconut.plugin.load("dataset", "prontoqa", {dir = empty, generate = true}):load("train") end,
     "no train split: neither " .. empty .. "/train.json nor " .. empty .. "/prontoqa_train.json exists")
@@ -117,6 +133,30 @@ T.test("prontoqa plugin: the real splits (9000 / 200 / 800, answers True or Fals
       if #ex.steps ~= 6 then error(name .. " example " .. i .. ": " .. #ex.steps .. " steps") end
     end
   end
+  -- forms = singular: every rewritten noun is a singular the files themselves
+  -- use ("Every zumpus ..."), no plural is left, and each concept has one form
+  local written, words = ds:load("train"), {}
+  local function each_word(ex, f)
+    for w in ex.question:gmatch("%a+") do f(w) end
+    for _, st in ipairs(ex.steps) do for w in st:gmatch("%a+") do f(w) end end
+  end
+  for _, ex in ipairs(written) do each_word(ex, function(w) words[w] = true end) end
+  local sg = coconut.plugin.load("dataset", "prontoqa", {dir = dir, forms = "singular"}):load("train")
+  local concepts, left = {}, 0
+  for i, ex in ipairs(sg) do
+    T.eq(ex.answer, written[i].answer)
+    each_word(ex, function(w)
+      if w:find("puses$") then left = left + 1 end
+      if w:find("pus$") then
+        if not words[w] then error("example " .. i .. ": '" .. w .. "' is not a word of the written files") end
+        concepts[w] = true
+      end
+    end)
+  end
+  T.eq(left, 0, "plural forms left")
+  local n = 0
+  for _ in pairs(concepts) do n = n + 1 end
+  T.ok(n >= 10 and n <= 30, n .. " concepts")
 end)
 
 T.test("layout and scoring of True/False answers: '### True' in, 'True' out", function()
