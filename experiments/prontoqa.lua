@@ -30,14 +30,12 @@
 --          chain; scripts/coco/pretrain.lua), CoT and No-CoT 12 epochs, Coconut from the
 --          trained CoT model (its stage 0, as the official GSM8k recipe) with 2 epochs
 --          on each of the 6 latent stages and 2 more at the all-latent stage.
---          Time (estimate, not a measured full run): 30-40 minutes for Coconut + CoT +
---          No-CoT on 2 idle cores. Per-example training times were measured on short
---          runs of this preset (320 examples, one epoch per method and stage) on a
---          machine shared with another run, and scaled by the slowdown the same
---          conditions gave the ProsQA cpu preset, whose idle speed is documented
---          (docs/reproduction.md): about 12 ms per example for pretraining and CoT,
---          6 for No-CoT, 8 for a Coconut epoch; times the examples and epochs above,
---          plus about a minute of evaluation.
+--          Measured (seed 0, 2 idle cores, docs/prontoqa.md): 22:58 for the three
+--          methods, but every one is at chance: CoT 49.0, Coconut 50.5, No-CoT 50.4 on
+--          the 800 test questions. The chains have ProntoQA's form and the wrong
+--          content (8 % of the rules they write are in the question), so this preset
+--          does not learn ProntoQA yet; --forms singular (one token per concept) did
+--          not fix it in two pilots. It stays the default as the place to start.
 --   quick  a tiny model on the first 48 / 16 / 16 examples, every method of Table 1,
 --          well under a minute: for tests.
 local E = require "coco.experiment"
@@ -62,9 +60,8 @@ local presets = {
   -- cpu: ProntoQA questions are ~133 word tokens and chains 6 steps of ~10
   -- (CoT sequences ~196 tokens, No-CoT ~136, a "recall" item ~270), so an
   -- example costs ~2.5x a ProsQA cpu one. 6000 of the 9000 training examples,
-  -- 12 baseline epochs and 2 epochs per latent stage keep the three methods at
-  -- an estimated 30-40 minutes on 2 idle cores (measured per-example times,
-  -- see the header). Coconut starts from the trained CoT model (stage 0) and
+  -- 12 baseline epochs and 2 epochs per latent stage: 23 minutes for the three
+  -- methods on 2 idle cores (measured; at chance, see the header). Coconut starts from the trained CoT model (stage 0) and
   -- trains stages 1..6 plus 2 epochs at the all-latent stage 7 (14 epochs).
   cpu = {model = "tiny", n_layer = 2, n_embd = 128, n_head = 4, n_positions = 320, dropout = 0.0,
          n_train = 6000, n_valid = 200, n_test = 800,
@@ -80,8 +77,8 @@ local presets = {
 
 -- printed after a run of the preset
 local notes = {
-  cpu = "Preset cpu: the 30-40 minute budget is an estimate from per-example times of short runs; this preset\n"
-     .. "has no results over seeds yet. Published from-scratch numbers to compare with (CoT2, arXiv 2505.23648):\n"
+  cpu = "Preset cpu: on seed 0 every method was at chance (CoT 49.0, Coconut 50.5, No-CoT 50.4; 23 minutes):\n"
+     .. "this preset does not learn ProntoQA yet (docs/prontoqa.md). Published from-scratch numbers (CoT2, arXiv 2505.23648):\n"
      .. "Coconut 96.9, CoT 82.5, No-CoT 73.7; the paper (pretrained GPT-2): 99.8, 98.8, 93.8.\n"
      .. "Compare methods over seeds (--seeds 0,1,2), not on one run.",
 }
