@@ -308,6 +308,7 @@ static const coco_host g_host = {
     .opt_bool = coco_opt_bool,
     .opt_str = coco_opt_str,
     .plan_size = sizeof(coco_plan),
+    .probe_event_size = sizeof(coco_probe_event),
 };
 
 const coco_host *coco_host_get(void) { return &g_host; }

@@ -100,6 +100,10 @@ typedef struct coco_host {
      * plan field appended after ABI 1 only when COCO_PLAN_HAS says the host
      * has it (an older host passes a shorter plan). */
     uint32_t plan_size;
+    /* Appended (issue 14): sizeof(coco_probe_event) in the host. A probe reads
+     * an event field appended after ABI 1 only when COCO_PROBE_EVENT_HAS says
+     * the host fills it (an older host passes a shorter event). */
+    uint32_t probe_event_size;
 } coco_host;
 
 /* ------------------------------------------------------------------ dataset */
@@ -238,7 +242,18 @@ typedef struct coco_probe_event {
     int n_logits;
     const float *logits;    /* [n_logits, vocab] when COCO_PROBE_LOGITS, else NULL */
     const char *const *token_text; /* decoded text of each generated token (n_tokens) */
+    /* Appended (issue 14; read only when COCO_PROBE_EVENT_HAS(host, steps)):
+     * the example's gold reasoning steps as its dataset gave them (ProntoQA
+     * sentences, GSM8k / arith "<<a*b=c>>" items, ProsQA statements), before
+     * any curriculum replaced or dropped some. */
+    int n_steps;
+    const char *const *steps;
 } coco_probe_event;
+
+/* 1 when the host fills the probe-event field `field` appended after ABI 1. */
+#define COCO_PROBE_EVENT_HAS(host, field)                                                               \
+    ((host)->struct_size >= offsetof(coco_host, probe_event_size) + sizeof(uint32_t) &&                 \
+     (host)->probe_event_size >= offsetof(coco_probe_event, field) + sizeof(((coco_probe_event *)0)->field))
 
 typedef struct coco_probe_emit {
     void *ud;

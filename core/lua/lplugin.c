@@ -769,12 +769,31 @@ static int p_on_example(lua_State *L) {
         }
         ev.token_text = tt;
     }
+    const char **st = NULL;
+    if (lua_getfield(L, 2, "steps") == LUA_TTABLE) {
+        int ns = (int)luaL_len(L, -1);
+        st = calloc((size_t)ns + 1, sizeof *st);
+        for (int i = 0; i < ns; i++) {
+            /* a string of the table stays anchored by it (the event holds the
+             * table) for the call; a number converted here would not be */
+            int is_str = lua_geti(L, -1, i + 1) == LUA_TSTRING;
+            st[i] = is_str ? lua_tostring(L, -1) : NULL;
+            lua_pop(L, 1);
+            if (!is_str) {
+                free(toks), free(tt), free(st);
+                return luaL_error(L, "event.steps[%d] is not a string", i + 1);
+            }
+        }
+        ev.n_steps = ns;
+        ev.steps = st;
+    }
     emit_ctx c = {L, rows, ncols, 0};
     coco_probe_emit em = {&c, emit_row};
     coco_host_set_context(p->lp->desc.name);
     int rc = vt->on_example(p->self, &ev, &em);
     free(toks);
     free(tt);
+    free(st);
     if (rc != 0) return plugin_error(L, 1, "on_example");
     lua_settop(L, rows);
     return 1;

@@ -362,7 +362,7 @@ function R.evaluate_shard(ctx, split, examples, epoch, stage, eval_csv, sharded)
         local tt = {}
         for q, t in ipairs(new) do tt[q] = lay.tok:decode({t}) end
         local ev = {split = split, epoch = epoch, stage = stage, index = i - 1, question = ex.question, gold = ex.answer,
-                    prediction = pred, output_text = out_text, correct = ok, meta_json = ex.meta_json,
+                    prediction = pred, output_text = out_text, correct = ok, meta_json = ex.meta_json, steps = ex.steps,
                     thoughts = want_thoughts and extra and extra[j].thoughts or nil, logits = extra and extra[j].logits, tokens = new, token_text = tt}
         -- the sweep's k for pause-as-thought slots (prompt tokens, 0 planned) too
         local k = (ctx.fixed_thoughts and ctx.fixed_final_stage) and ctx.fixed_thoughts or nth

@@ -323,19 +323,22 @@ static void test_load_good(void **s) {
     assert_int_equal(*live, 1);
     assert_int_equal(vt->wants(self), COCO_PROBE_THOUGHTS);
     const char *const *cols = vt->columns(self);
-    assert_int_equal(ncols(cols), 5);
+    assert_int_equal(ncols(cols), 6);
     assert_string_equal(cols[2], "sum");
 
     float thoughts[6] = {1, 2, 3, 4, 5, 6.5f};
     const char *text[2] = {"Tom", " is"};
     int32_t toks[2] = {5, 6};
+    const char *steps[2] = {"Tom is a cat.", "Every cat is a mammal."};
     coco_probe_event ev = {.split = "valid", .epoch = 1, .stage = 2, .index = 0, .correct = 1, .n_thoughts = 2, .d = 3,
-                           .thoughts = thoughts, .n_tokens = 2, .vocab = 10, .tokens = toks, .token_text = text};
-    rows r = {.width = 5};
+                           .thoughts = thoughts, .n_tokens = 2, .vocab = 10, .tokens = toks, .token_text = text,
+                           .n_steps = 2, .steps = steps};
+    rows r = {.width = 6};
     coco_probe_emit emit = {&r, capture_row};
     assert_int_equal(vt->on_example(self, &ev, &emit), 0);
     ev.index = 1;
     ev.n_thoughts = 0, ev.thoughts = NULL;
+    ev.n_steps = 0, ev.steps = NULL;
     assert_int_equal(vt->on_example(self, &ev, &emit), 0);
     assert_int_equal(r.n, 2);
     assert_string_equal(r.cell[0][0], "0");
@@ -343,7 +346,9 @@ static void test_load_good(void **s) {
     assert_string_equal(r.cell[0][2], "43"); /* 21.5 * 2 */
     assert_string_equal(r.cell[0][3], "Tom");
     assert_string_equal(r.cell[0][4], "2");
+    assert_string_equal(r.cell[0][5], "2:Tom is a cat."); /* the appended event fields reach the plugin */
     assert_string_equal(r.cell[1][2], "0");
+    assert_string_equal(r.cell[1][5], "0:");
     /* An expected failure inside a callback comes back as -1 + message. */
     ev.index = 2;
     assert_int_equal(vt->on_example(self, &ev, &emit), -1);

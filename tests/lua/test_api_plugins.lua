@@ -37,7 +37,12 @@ T.test("a wrong-ABI plugin is refused naming both versions; a failing init is un
   T.raises(function() coconut.plugin.load("probe", B .. "good_probe.so", {}) end, "required option 'tag'")
   local p = coconut.plugin.load("probe", B .. "good_probe.so", {tag = "x"})
   T.eq(p.kind, "probe"); T.eq(p.options.tag, "x")
-  T.ok(#p:columns() > 0)
+  T.eq(#p:columns(), 6)
+  -- the event's appended steps reach a C probe through the Lua host
+  local rows = p:on_example{split = "test", index = 3, steps = {"Tom is a cat.", "Every cat is a mammal."}, tokens = {}}
+  T.eq(rows[1][6], "2:Tom is a cat.")
+  T.eq(p:on_example{split = "test", index = 4, tokens = {}}[1][6], "0:")
+  T.raises(function() p:on_example{split = "test", index = 5, steps = {"a", 7}, tokens = {}} end, "event.steps[2] is not a string")
 end)
 
 T.test("Lua plugins: the probe template, and a probe written here", function()

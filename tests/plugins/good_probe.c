@@ -1,7 +1,8 @@
 /* good_probe.c — test plugin: a valid probe with options of every type, one
  * of them required. Row: index, tag, scaled sum of the thoughts, first token,
- * n_thoughts. Counts live instances in a global so the test can check that
- * destroy ran. */
+ * n_thoughts, and "<n_steps>:<first step>" from the event fields appended
+ * after ABI 1 (read through COCO_PROBE_EVENT_HAS; "-" when the host has none).
+ * Counts live instances in a global so the test can check that destroy ran. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -25,10 +26,10 @@ typedef struct gp {
     double scale;
     long long limit;
     int thoughts;
-    char cells[5][64];
+    char cells[6][64];
 } gp;
 
-static const char *const cols[] = {"index", "tag", "sum", "first", "n_thoughts", NULL};
+static const char *const cols[] = {"index", "tag", "sum", "first", "n_thoughts", "steps", NULL};
 
 static int gp_create(const coco_options *o, void **self) {
     gp *p = calloc(1, sizeof *p);
@@ -59,7 +60,11 @@ static int gp_on_example(void *self, const coco_probe_event *ev, const coco_prob
     snprintf(p->cells[2], 64, "%g", s * p->scale);
     snprintf(p->cells[3], 64, "%s", ev->n_tokens > 0 ? ev->token_text[0] : "");
     snprintf(p->cells[4], 64, "%d", ev->n_thoughts);
-    const char *row[5] = {p->cells[0], p->cells[1], p->cells[2], p->cells[3], p->cells[4]};
+    if (COCO_PROBE_EVENT_HAS(host, steps))
+        snprintf(p->cells[5], 64, "%d:%s", ev->n_steps, ev->n_steps > 0 ? ev->steps[0] : "");
+    else
+        snprintf(p->cells[5], 64, "-");
+    const char *row[6] = {p->cells[0], p->cells[1], p->cells[2], p->cells[3], p->cells[4], p->cells[5]};
     return emit->row(emit->ud, row);
 }
 
