@@ -56,7 +56,11 @@
  *                one token instead of three ("Zumpuses", "zumpuses",
  *                "zumpus") and a rule can be found by token identity
  *                (prontoqa_singular); the answer is untouched
- * load(split) emits the split's examples in file order with meta_json NULL.
+ *   frontiers    false (default): meta_json NULL; true: meta_json is the
+ *                question's reasoning graph and frontiers (prontoqa_graph),
+ *                for the frontier losses and the stage probe, whatever forms
+ *                the text is emitted in (node names are the singular forms)
+ * load(split) emits the split's examples in file order.
  * tests/c/test_prontoqa.c includes this file directly to test the loader.
  */
 #include <errno.h>
@@ -97,6 +101,27 @@ void prontoqa_set_free(prontoqa_set *s);
  * nouns: "Zumpuses", "gorpuses") becomes its singular, lower-cased
  * ("zumpus", "gorpus"). Every other byte is copied unchanged. */
 char *prontoqa_singular(const char *s);
+/* The reasoning graph of a question (option frontiers), for the frontier
+ * losses and probes that ProsQA's meta feeds (scripts/coco/layout.lua). q is a
+ * question in singular forms (prontoqa_singular). Every sentence before the
+ * last "True or false:" is a fact or a rule, read as
+ *   [Each|Every] S (is|are) [not] [a|an] O
+ * and gives the edge S -> O (a node per distinct word: entity names,
+ * concepts, properties), except a negated concept ("is not a O") which
+ * inherits nothing; a negated property is still an edge, since the property
+ * is what the chain reaches ("numpus are not wooden"). The query "R is [not]
+ * T" names the root R and the target T. With D = dist(R, T):
+ *   frontier[k]     nodes v with dist(R, v) = k and dist(v, T) = D - k
+ *                   (on a shortest path), k = 1..D;
+ *   bfs_frontier[k] nodes v with dist(R, v) = k.
+ * On the released splits D = 6 = the number of steps and every frontier has
+ * one node, the gold chain's concept (tests/c/test_prontoqa.c). Returns the
+ * compact JSON {"format":"prontoqa","idx_to_symbol":[..],"edges":[[s,t]..],
+ * "root":r,"target":t,"neg_target":-1,"hops":D,"frontier":[[..]..],
+ * "bfs_frontier":[[..]..],"node_tokens":[names]} (malloc'ed), or NULL with
+ * a message in err (size errn) for a sentence that is not of that shape, a
+ * missing query, or a target the root does not reach. */
+char *prontoqa_graph(const char *q, char *err, size_t errn);
 
 /* ================================================================== text positions */
 
@@ -394,13 +419,188 @@ char *prontoqa_singular(const char *s) {
     return out;
 }
 
+/* ================================================================== reasoning graph */
+
+typedef struct pq_graph {
+    char **name;       /* n node names */
+    int n, cap;
+    int (*edge)[2];    /* m edges */
+    int m, ecap;
+} pq_graph;
+
+static int pq_node(pq_graph *g, const char *w, size_t len) {
+    for (int i = 0; i < g->n; i++)
+        if (strlen(g->name[i]) == len && !memcmp(g->name[i], w, len)) return i;
+    if (g->n == g->cap) {
+        g->cap = g->cap ? 2 * g->cap : 32;
+        g->name = coco_realloc(g->name, sizeof *g->name * (size_t)g->cap, "prontoqa graph");
+    }
+    char *c = coco_malloc(len + 1, "prontoqa graph");
+    memcpy(c, w, len), c[len] = 0;
+    g->name[g->n] = c;
+    return g->n++;
+}
+
+static void pq_edge(pq_graph *g, int a, int b) {
+    if (g->m == g->ecap) {
+        g->ecap = g->ecap ? 2 * g->ecap : 64;
+        g->edge = coco_realloc(g->edge, sizeof *g->edge * (size_t)g->ecap, "prontoqa graph");
+    }
+    g->edge[g->m][0] = a, g->edge[g->m][1] = b, g->m++;
+}
+
+static void pq_graph_free(pq_graph *g) {
+    for (int i = 0; i < g->n; i++) free(g->name[i]);
+    free(g->name), free(g->edge);
+}
+
+/* Words of the sentence s[0, len): up to cap (start, length) pairs; returns
+ * the count (cap + 1 when there are more). */
+static int pq_words(const char *s, size_t len, const char **w, size_t *wl, int cap) {
+    int n = 0;
+    for (size_t i = 0; i < len;) {
+        while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+        if (i >= len) break;
+        size_t j = i;
+        while (j < len && !(s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r')) j++;
+        if (n == cap) return cap + 1;
+        w[n] = s + i, wl[n] = j - i, n++;
+        i = j;
+    }
+    return n;
+}
+
+static int pq_is(const char *w, size_t l, const char *lit) { return strlen(lit) == l && !memcmp(w, lit, l); }
+
+/* One sentence s[0, len) as [Each|Every] S (is|are) [not] [a|an] O: *subj,
+ * *obj (word spans), *neg_concept (a negated "a|an O"). 0, or -1 when it has
+ * another shape. */
+static int pq_sentence(const char *s, size_t len, const char **subj, size_t *sl, const char **obj, size_t *ol,
+                       int *neg_concept) {
+    const char *w[8];
+    size_t wl[8];
+    int n = pq_words(s, len, w, wl, 7), i = 0;
+    if (n > 7) return -1;
+    if (n > 0 && (pq_is(w[0], wl[0], "Each") || pq_is(w[0], wl[0], "Every"))) i++;
+    if (n - i < 3) return -1;
+    *subj = w[i], *sl = wl[i], i++;
+    if (!pq_is(w[i], wl[i], "is") && !pq_is(w[i], wl[i], "are")) return -1;
+    i++;
+    int neg = 0, art = 0;
+    if (i < n - 1 && pq_is(w[i], wl[i], "not")) neg = 1, i++;
+    if (i < n - 1 && (pq_is(w[i], wl[i], "a") || pq_is(w[i], wl[i], "an"))) art = 1, i++;
+    if (i != n - 1) return -1;
+    *obj = w[i], *ol = wl[i];
+    *neg_concept = neg && art;
+    return 0;
+}
+
+/* Breadth-first distances from src over the edges (reverse: against them);
+ * -1 = unreached. */
+static void pq_bfs(const pq_graph *g, int src, int reverse, int *dist, int *queue) {
+    for (int i = 0; i < g->n; i++) dist[i] = -1;
+    int h = 0, t = 0;
+    dist[src] = 0, queue[t++] = src;
+    while (h < t) {
+        int u = queue[h++];
+        for (int e = 0; e < g->m; e++) {
+            int a = g->edge[e][reverse], b = g->edge[e][!reverse];
+            if (a == u && dist[b] < 0) dist[b] = dist[u] + 1, queue[t++] = b;
+        }
+    }
+}
+
+static json_t *pq_layer_json(const int *dist, const int *rdist, int n, int k, int D) {
+    json_t *set = json_array();
+    for (int v = 0; v < n; v++)
+        if (dist[v] == k && (!rdist || rdist[v] == D - k)) json_array_append_new(set, json_integer(v));
+    return set;
+}
+
+char *prontoqa_graph(const char *q, char *err, size_t errn) {
+    const char *key = "True or false:", *query = NULL;
+    for (const char *p = strstr(q, key); p; p = strstr(p + 1, key)) query = p;
+    if (!query) {
+        snprintf(err, errn, "no query: the question has no \"True or false:\"");
+        return NULL;
+    }
+    pq_graph g = {0};
+    const char *subj, *obj;
+    size_t sl, ol;
+    int negc, sentence = 0;
+    for (const char *p = q; p < query;) {
+        const char *e = memchr(p, '.', (size_t)(query - p));
+        if (!e) e = query;
+        int blank = 1;
+        for (const char *c = p; c < e; c++)
+            if (!(*c == ' ' || *c == '\t' || *c == '\n' || *c == '\r')) blank = 0;
+        if (!blank) {
+            sentence++;
+            if (pq_sentence(p, (size_t)(e - p), &subj, &sl, &obj, &ol, &negc) != 0) {
+                int show = (int)(e - p > 60 ? 60 : e - p);
+                snprintf(err, errn, "sentence %d (\"%.*s\") is not \"[Each|Every] S is|are [not] [a|an] O\"", sentence,
+                         show, p);
+                pq_graph_free(&g);
+                return NULL;
+            }
+            int a = pq_node(&g, subj, sl), b = pq_node(&g, obj, ol);
+            if (!negc) pq_edge(&g, a, b);
+        }
+        p = e + 1;
+    }
+    const char *qs = query + strlen(key), *qe = strchr(qs, '.');
+    if (!qe) qe = qs + strlen(qs);
+    if (pq_sentence(qs, (size_t)(qe - qs), &subj, &sl, &obj, &ol, &negc) != 0 || negc) {
+        snprintf(err, errn, "the query \"%.*s\" is not \"R is [not] T\"", (int)(qe - qs > 60 ? 60 : qe - qs), qs);
+        pq_graph_free(&g);
+        return NULL;
+    }
+    int root = pq_node(&g, subj, sl), target = pq_node(&g, obj, ol);
+    int *dist = coco_malloc(sizeof(int) * (size_t)g.n * 3, "prontoqa graph"), *rdist = dist + g.n, *queue = rdist + g.n;
+    pq_bfs(&g, root, 0, dist, queue);
+    pq_bfs(&g, target, 1, rdist, queue);
+    int D = dist[target];
+    if (D <= 0) {
+        snprintf(err, errn, "the query's property '%s' is not reachable from '%s'", g.name[target], g.name[root]);
+        free(dist);
+        pq_graph_free(&g);
+        return NULL;
+    }
+    json_t *o = json_object(), *names = json_array(), *edges = json_array(), *fr = json_array(), *bfs = json_array();
+    for (int i = 0; i < g.n; i++) json_array_append_new(names, json_string(g.name[i]));
+    for (int e = 0; e < g.m; e++) json_array_append_new(edges, json_pack("[ii]", g.edge[e][0], g.edge[e][1]));
+    for (int k = 1; k <= D; k++) {
+        json_array_append_new(fr, pq_layer_json(dist, rdist, g.n, k, D));
+        json_array_append_new(bfs, pq_layer_json(dist, NULL, g.n, k, D));
+    }
+    json_object_set_new(o, "format", json_string("prontoqa"));
+    json_object_set(o, "idx_to_symbol", names);
+    json_object_set_new(o, "edges", edges);
+    json_object_set_new(o, "root", json_integer(root));
+    json_object_set_new(o, "target", json_integer(target));
+    json_object_set_new(o, "neg_target", json_integer(-1));
+    json_object_set_new(o, "hops", json_integer(D));
+    json_object_set_new(o, "frontier", fr);
+    json_object_set_new(o, "bfs_frontier", bfs);
+    json_object_set_new(o, "node_tokens", names); /* the names are the words a word tokenizer reads */
+    free(dist);
+    pq_graph_free(&g);
+    char *txt = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    json_decref(o);
+    if (!txt) coco_fail("prontoqa: out of memory serialising an example's graph");
+    char *copy = coco_strdup(txt); /* jansson's allocator may differ from ours */
+    free(txt);
+    return copy;
+}
+
 /* ================================================================== dataset plugin */
 
 static const coco_host *pq_host;
 
 typedef struct pq_plugin {
     char *dir, *file[PRONTOQA_NSPLITS];
-    int singular; /* option forms = "singular" */
+    int singular;  /* option forms = "singular" */
+    int frontiers; /* option frontiers: meta_json = prontoqa_graph */
 } pq_plugin;
 
 static const coco_option_spec pq_options[] = {
@@ -414,6 +614,10 @@ static const coco_option_spec pq_options[] = {
     {"forms", COCO_OPT_STR, "written",
      "concept nouns: written (as in the file) | singular (\"Zumpuses are gorpuses.\" -> \"zumpus are gorpus.\": one "
      "token per concept for a word-level tokenizer; the answer is untouched)"},
+    {"frontiers", COCO_OPT_BOOL, "false",
+     "give each example its reasoning graph in meta_json (root, target, shortest-path and BFS frontiers, node names "
+     "in singular forms), for --coconut_loss frontier|bfs and --stage_probe; a question whose graph cannot be read "
+     "is an error naming the file, line and example"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -434,6 +638,7 @@ static int pq_plugin_create(const coco_options *o, void **self) {
     pq_plugin *q = coco_calloc(1, sizeof *q, "prontoqa plugin");
     q->dir = coco_strdup(dir);
     q->singular = !strcmp(forms, "singular");
+    q->frontiers = pq_host->opt_bool(o, "frontiers");
     for (int s = 0; s < PRONTOQA_NSPLITS; s++) {
         char opt[32];
         snprintf(opt, sizeof opt, "%s_file", prontoqa_split_name(s));
@@ -485,6 +690,22 @@ static int pq_plugin_load(void *self, const char *split, const coco_example_sink
     if (!path) return -1;
     prontoqa_set set;
     int rc = prontoqa_load_json(path, &set);
+    char **meta = rc == 0 && q->frontiers ? coco_calloc((size_t)set.n + 1, sizeof *meta, "prontoqa meta") : NULL;
+    /* every graph is read before the first example is emitted: a file that
+     * fails emits nothing */
+    for (int i = 0; rc == 0 && meta && i < set.n; i++) {
+        char *sq = prontoqa_singular(set.ex[i].question), err[256];
+        meta[i] = prontoqa_graph(sq, err, sizeof err);
+        free(sq);
+        if (!meta[i]) {
+            size_t len;
+            int line = 0, col = 0;
+            char *text = pq_read_file(path, &len);
+            if (text) pq_locate(text, len, i, "question", -1, &line, &col);
+            free(text);
+            rc = coco_seterr("%s:%d:%d: example %d: field 'question': frontiers = true: %s", path, line, col, i, err);
+        }
+    }
     for (int i = 0; rc == 0 && i < set.n; i++) {
         prontoqa_example *e = &set.ex[i];
         if (q->singular) { /* rewritten in place: the set is freed below */
@@ -492,9 +713,12 @@ static int pq_plugin_load(void *self, const char *split, const coco_example_sink
             free(e->question), e->question = t;
             for (int k = 0; k < e->n_steps; k++) t = prontoqa_singular(e->steps[k]), free(e->steps[k]), e->steps[k] = t;
         }
-        coco_example ex = {e->question, (const char *const *)e->steps, e->n_steps, e->answer, NULL};
+        coco_example ex = {e->question, (const char *const *)e->steps, e->n_steps, e->answer, meta ? meta[i] : NULL};
         rc = sink->add(sink->ud, &ex); /* -1: the host asked to stop; its message is set */
     }
+    if (meta)
+        for (int i = 0; i < set.n; i++) free(meta[i]);
+    free(meta);
     free(path);
     prontoqa_set_free(&set);
     return rc ? -1 : 0;

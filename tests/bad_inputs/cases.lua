@@ -181,6 +181,13 @@ add{category = "data", name = "ProntoQA: an example without an answer",
              ["pq/test.json"] = readf("tests/bad_inputs/inputs/prontoqa_no_answer.json")},
     cmd = "{bin} run experiments/prontoqa.lua --preset quick --data {dir}/pq {res}",
     expect = "{dir}/pq/train.json:3:3: example 1: no 'answer' field"}
+add{category = "data", name = "ProntoQA with frontiers: a question whose graph cannot be read",
+    files = {["pqg/train.json"] = '[{"question": "Rex is a a. a is cold. True or false: Rex is cold.", "steps": ["s"], "answer": "True"},\n'
+               .. ' {"question": "Rex is a a. a seems cold. True or false: Rex is cold.", "steps": ["s"], "answer": "True"}]\n',
+             ["pqg/valid.json"] = readf("tests/bad_inputs/inputs/prontoqa_no_answer.json"),
+             ["pqg/test.json"] = readf("tests/bad_inputs/inputs/prontoqa_no_answer.json")},
+    cmd = "{bin} run experiments/prontoqa.lua --preset quick --forms singular --coconut_loss frontier --data {dir}/pqg {res}",
+    expect = "{dir}/pqg/train.json:2:15: example 1: field 'question': frontiers = true: sentence 2 (\" a seems cold\")"}
 add{category = "data", name = "GSM8k: a line without '||'",
     files = {["g/train.txt"] = readf("tests/bad_inputs/inputs/gsm8k_no_separator.txt"),
              ["g/valid.txt"] = "What is 1*1?||<<1*1=1>> #### 1\n", ["g/test.txt"] = "What is 1*1?||<<1*1=1>> #### 1\n"},

@@ -13,6 +13,9 @@
  *    present: 9000 / 200 / 800 examples, answers True/False with the counts
  *    of ../shared/data/README.md, 6 steps each, the query sentence, and the
  *    paper's Appendix A.1 example as test[0]. Skipped when absent.
+ *  - The reasoning graph (option frontiers) of hand-made questions: edges,
+ *    a negated concept, both frontiers where they differ, every error; and of
+ *    every real question: 6 hops, each frontier the gold chain's concept.
  * Temp files go to /tmp/coconut_test_prontoqa.<pid>/ and are removed.
  */
 #include "testutil.h"
@@ -318,6 +321,152 @@ static void test_singular(void **state) {
     check_singular("lempuses.", "lempus.");
 }
 
+/* ------------------------------------------------------------ reasoning graph */
+
+/* Node index of name in the graph JSON, -1 when absent. */
+static int graph_node(json_t *g, const char *name) {
+    json_t *names = json_object_get(g, "idx_to_symbol");
+    for (size_t i = 0; i < json_array_size(names); i++)
+        if (!strcmp(json_string_value(json_array_get(names, i)), name)) return (int)i;
+    return -1;
+}
+
+/* The names of frontier set k (1-based) of kind, sorted, joined by ' '. */
+static void graph_set(json_t *g, const char *kind, int k, char *out, size_t cap) {
+    json_t *sets = json_object_get(g, kind), *set = json_array_get(sets, (size_t)k - 1), *names = json_object_get(g, "idx_to_symbol");
+    assert_non_null(set);
+    const char *v[64];
+    size_t n = json_array_size(set);
+    assert_true(n < 64);
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_string_value(json_array_get(names, (size_t)json_integer_value(json_array_get(set, i))));
+    for (size_t i = 1; i < n; i++) /* insertion sort: a handful of names */
+        for (size_t j = i; j > 0 && strcmp(v[j - 1], v[j]) > 0; j--) { const char *t = v[j]; v[j] = v[j - 1], v[j - 1] = t; }
+    out[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i) strncat(out, " ", cap - strlen(out) - 1);
+        strncat(out, v[i], cap - strlen(out) - 1);
+    }
+}
+
+static json_t *graph_of(const char *q) {
+    char err[256];
+    char *txt = prontoqa_graph(q, err, sizeof err);
+    if (!txt) fail_msg("prontoqa_graph: %s", err);
+    json_t *g = json_loads(txt, 0, NULL);
+    free(txt);
+    assert_non_null(g);
+    return g;
+}
+
+static void expect_graph_error(const char *q, const char *want) {
+    char err[256];
+    char *txt = prontoqa_graph(q, err, sizeof err);
+    if (txt) fail_msg("prontoqa_graph accepted \"%s\": %s", q, txt);
+    if (!strstr(err, want)) fail_msg("prontoqa_graph(\"%s\"): message \"%s\" lacks \"%s\"", q, err, want);
+}
+
+/* A hand-made question whose graph is known: two entity facts, two branches
+ * from "a", one of them reaching "cold" in 3 hops and one in 4 (so the
+ * shortest-path frontier is narrower than the BFS one), a negated concept that
+ * must not be an edge, and a distractor rule on the other polarity. */
+static void test_graph(void **state) {
+    (void)state;
+    const char *q = "Each a is a b. a are c. Every b is a d. c are e. d are not cold. e is cold. "
+                    "Every x is not a a. Each f is an a. f are not cold. Rex is a a. Rex is a x. "
+                    "True or false: Rex is not cold.";
+    json_t *g = graph_of(q);
+    char set[256];
+    assert_string_equal(json_string_value(json_object_get(g, "format")), "prontoqa");
+    assert_int_equal(json_integer_value(json_object_get(g, "root")), graph_node(g, "Rex"));
+    assert_int_equal(json_integer_value(json_object_get(g, "target")), graph_node(g, "cold"));
+    assert_int_equal(json_integer_value(json_object_get(g, "neg_target")), -1);
+    assert_int_equal(json_integer_value(json_object_get(g, "hops")), 4); /* Rex a b d cold and Rex a c e cold */
+    /* 11 sentences, one negated concept ("x is not a a"): 10 edges */
+    assert_int_equal(json_array_size(json_object_get(g, "edges")), 10);
+    graph_set(g, "frontier", 1, set, sizeof set), assert_string_equal(set, "a");
+    graph_set(g, "frontier", 2, set, sizeof set), assert_string_equal(set, "b c");
+    graph_set(g, "frontier", 3, set, sizeof set), assert_string_equal(set, "d e");
+    graph_set(g, "frontier", 4, set, sizeof set), assert_string_equal(set, "cold");
+    graph_set(g, "bfs_frontier", 1, set, sizeof set), assert_string_equal(set, "a x"); /* x is reached, inherits nothing */
+    graph_set(g, "bfs_frontier", 2, set, sizeof set), assert_string_equal(set, "b c");
+    assert_int_equal(json_array_size(json_object_get(g, "frontier")), 4);
+    assert_true(json_equal(json_object_get(g, "node_tokens"), json_object_get(g, "idx_to_symbol")));
+    json_decref(g);
+
+    /* a shorter branch narrows the shortest-path frontier: Rex -> a -> cold
+     * via a new rule, so only "a" and "cold" are on a shortest path */
+    g = graph_of("Each a is a b. b is cold. a is cold. Rex is a a. True or false: Rex is cold.");
+    assert_int_equal(json_integer_value(json_object_get(g, "hops")), 2);
+    graph_set(g, "frontier", 2, set, sizeof set), assert_string_equal(set, "cold");
+    graph_set(g, "bfs_frontier", 2, set, sizeof set), assert_string_equal(set, "b cold");
+    json_decref(g);
+
+    /* extra white space is fine */
+    g = graph_of("  Tom   is a  z .\n z are warm. True or false: Tom is  warm.");
+    assert_int_equal(json_integer_value(json_object_get(g, "hops")), 2);
+    json_decref(g);
+    /* the last "True or false:" is the query: an earlier one is a sentence of the wrong shape */
+    expect_graph_error("Tom is a z. z are warm. True or false: nothing. True or false: Tom is warm.",
+                       "sentence 3 (\" True or false: nothing\")");
+
+    expect_graph_error("Rex is a a. a is cold.", "no query");
+    expect_graph_error("Rex is a a. a is cold. True or false: Rex cold.", "the query \"");
+    expect_graph_error("Rex is a a. a seems cold. True or false: Rex is cold.", "sentence 2 (\"");
+    expect_graph_error("Rex is a a. Each is cold. True or false: Rex is cold.", "sentence 2");
+    expect_graph_error("Rex is a a. a is very very cold. True or false: Rex is cold.", "sentence 2");
+    expect_graph_error("Rex is a a. b is cold. True or false: Rex is cold.", "'cold' is not reachable from 'Rex'");
+    expect_graph_error("Rex is a a. a is not a b. b is cold. True or false: Rex is cold.", "not reachable");
+    expect_graph_error("Rex is a a. True or false: Rex is Rex.", "not reachable"); /* D = 0 */
+}
+
+/* The real splits with frontiers: every question's graph reads, the target is
+ * 6 hops away (the number of steps), every shortest-path frontier is the one
+ * concept (or, at depth 6, the property) that the gold chain names, and the
+ * BFS frontier holds it. */
+static void test_real_graphs(void **s) {
+    const char *d = shared_data();
+    char path[1100];
+    if (d) snprintf(path, sizeof path, "%s/prontoqa/train.json", d);
+    if (!d || !tu_file_exists(path)) {
+        printf("# skipped: ProntoQA not found (../shared/data/prontoqa or $COCONUT_SHARED_DATA/prontoqa)\n");
+        skip();
+    }
+    for (int sp = 0; sp < PRONTOQA_NSPLITS; sp++) {
+        snprintf(path, sizeof path, "%s/prontoqa/%s.json", d, prontoqa_split_name(sp));
+        prontoqa_set set;
+        if (prontoqa_load_json(path, &set) != 0) fail_msg("%s", coco_errmsg());
+        for (int i = 0; i < set.n; i++) {
+            char *q = prontoqa_singular(set.ex[i].question), err[256];
+            char *txt = prontoqa_graph(q, err, sizeof err);
+            if (!txt) fail_msg("%s example %d: %s", path, i, err);
+            json_t *g = json_loads(txt, 0, NULL);
+            assert_non_null(g);
+            if (json_integer_value(json_object_get(g, "hops")) != 6) fail_msg("%s example %d: %s", path, i, txt);
+            for (int k = 1; k <= 6; k++) {
+                /* gold: step k's first sentence "E is a C." names C (k <= 5); step 6 is "E is [not] P." */
+                char *st = prontoqa_singular(set.ex[i].steps[k - 1]), want[64];
+                char *dot = strchr(st, '.');
+                assert_non_null(dot);
+                *dot = 0;
+                const char *sp_ = strrchr(st, ' ');
+                assert_non_null(sp_);
+                snprintf(want, sizeof want, "%s", sp_ + 1);
+                free(st);
+                char got[256], bfs[256];
+                graph_set(g, "frontier", k, got, sizeof got);
+                if (strcmp(got, want)) fail_msg("%s example %d: frontier %d is '%s', the chain names '%s'", path, i, k, got, want);
+                graph_set(g, "bfs_frontier", k, bfs, sizeof bfs);
+                if (!strstr(bfs, want)) fail_msg("%s example %d: BFS frontier %d '%s' lacks '%s'", path, i, k, bfs, want);
+            }
+            json_decref(g);
+            free(txt);
+            free(q);
+        }
+        prontoqa_set_free(&set);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_singular),
@@ -325,6 +474,8 @@ int main(void) {
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_locate),
         cmocka_unit_test(test_real_files),
+        cmocka_unit_test(test_graph),
+        cmocka_unit_test(test_real_graphs),
     };
     return cmocka_run_group_tests_name("prontoqa", tests, setup, teardown);
 }

@@ -87,7 +87,7 @@ T.test("prontoqa plugin: hand-made splits through the host, with the options the
   -- unknown split and options, missing files: messages name what to set
   T.raises(function() ds:load("dev") end, "unknown split 'dev' (expected train, valid or test)")
   T.raises(function() coconut.plugin.load("dataset", "prontoqa", {n_train = 5}) end,
-    "unknown option 'n_train'; valid options: dir, train_file, valid_file, test_file, generate, seed, forms")
+    "unknown option 'n_train'; valid options: dir, train_file, valid_file, test_file, generate, seed, forms, frontiers")
   T.raises(function() coconut.plugin.load("dataset", "prontoqa", {dir = d, forms = "plural"}) end,
     "option 'forms' is 'plural' (expected written or singular)")
   -- forms = singular: the same examples with every "…puses" noun singular
@@ -181,6 +181,44 @@ T.test("layout and scoring of True/False answers: '### True' in, 'True' out", fu
   T.eq(Layout.extract_answer("### False"), "False")
   T.eq(Layout.extract_answer("# True ### False"), "False")     -- the last '#' counts
   T.ok(Layout.extract_answer("Max is not wooden. True") ~= "True", "no '#': the whole text, scored wrong")
+end)
+
+T.test("prontoqa frontiers: the reasoning graph in meta_json drives the frontier loss", function()
+  local d = T.tmpdir("pqfr")
+  write_splits(d, 21, 4, 4)
+  local plain = coconut.plugin.load("dataset", "prontoqa", {dir = d, forms = "singular"}):load("train")
+  local exs = coconut.plugin.load("dataset", "prontoqa", {dir = d, forms = "singular", frontiers = true}):load("train")
+  T.eq(#exs, 21)
+  local tok = coconut.tokenizer.words(E.layout_texts(exs, "words"), {specials = E.SPECIALS, unk = true})
+  local special = {start = tok:id(E.SPECIALS[1]), end_ = tok:id(E.SPECIALS[2]), latent = tok:id(E.SPECIALS[3]), eos = tok:eos()}
+  local lay = Layout.new(tok, special, "words")
+  local rng = coconut.rng(3)
+  for i, ex in ipairs(exs) do
+    T.eq(ex.question, plain[i].question, "frontiers change no text")
+    local meta = coconut.json.decode(ex.meta_json)
+    -- hand_examples: name -> c1 -> c2 -> c3 -> prop (the c4 -> c5 rule is off the way)
+    T.eq(meta.hops, 4, ex.question)
+    local chain = {}
+    for c in ex.question:gmatch("Every (%S+) is a ") do chain[#chain + 1] = c end
+    local name = ex.question:match("True or false: (%S+) ")
+    T.eq(meta.idx_to_symbol[meta.root + 1], name)
+    local first = ex.question:match(name:gsub("%p", "%%%0") .. " is a (%a+)%.")
+    T.eq(meta.idx_to_symbol[meta.frontier[1][1] + 1], first, "depth 1: the entity's concept")
+    T.eq(#meta.frontier[4], 1)
+    T.eq(meta.frontier[4][1], meta.target)
+    -- frontier supervision after s thoughts labels exactly the depth-(s+1)
+    -- node (while steps remain: an empty chain is trained on its answer)
+    for s = 0, #ex.steps > 0 and 3 or -1 do
+      local tr = lay:train_example(ex, {drop_steps = s, n_latent = s, markers = false, n_pause = 0, supervision = "frontier"},
+        rng)
+      local want = tok:id(meta.idx_to_symbol[meta.frontier[s + 1][1] + 1])
+      T.ok(want ~= nil)
+      T.eq(tr.labels[#tr.labels], want, "stage " .. s)
+      for j = 1, #tr.labels - 1 do T.eq(tr.labels[j], -100) end
+    end
+    T.eq(#chain, 2, "two \"Every X is a Y\" rules")
+  end
+  T.rmtree(d)
 end)
 
 -- The rows of one split in a method's eval.csv.
@@ -293,5 +331,21 @@ T.test("prontoqa --preset quick on the real splits (first 48 / 16 / 16)", functi
   local valid = eval_rows(root .. "/coconut/eval.csv", "valid")
   T.eq(#valid, 3 * 16)
   for _, e in ipairs(valid) do T.eq(tonumber(e.thoughts), tonumber(e.stage), "thoughts at stage " .. e.stage) end
+  T.rmtree(d)
+end)
+
+T.test("prontoqa --preset quick on the real splits with the frontier loss and the stage probe", function()
+  local dir = T.shared("prontoqa")
+  if not dir or not coconut.fs.exists(dir .. "/train.json") then T.skip("../shared/data/prontoqa not present") end
+  local d = T.tmpdir("pqfront")
+  local rc, out = T.sh(string.format("%s run experiments/prontoqa.lua --preset quick --method coconut --forms singular "
+    .. "--coconut_loss frontier --coconut_markers false --stage_probe true --data %s --results %s", BIN, dir, d))
+  if rc ~= 0 then error("run failed (exit " .. tostring(rc) .. "):\n" .. out) end
+  local rows = assert(coconut.csv.read(d .. "/prontoqa/quick/coconut/stage_accuracy.csv"))
+  T.ok(#rows > 0, "stage_accuracy.csv has rows")
+  for _, r in ipairs(rows) do
+    local f = tonumber(r.frontier_acc)
+    T.ok(f and f >= 0 and f <= 1, r.frontier_acc)
+  end
   T.rmtree(d)
 end)
