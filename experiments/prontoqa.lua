@@ -48,6 +48,7 @@ local spec = E.spec{
   {"preset", "string", "cpu", "paper | cpu | quick"},
   {"data", "string", "datasets/prontoqa", "ProntoQA directory with {train,valid,test}.json (Coconut format), e.g. ../shared/data/prontoqa; not generated"},
   {"frontiers", "bool", false, "give examples their reasoning graph (root, target, shortest-path and BFS frontiers) for --coconut_loss frontier|bfs and --stage_probe; on whenever either is asked for"},
+  {"concepts", "string", "fixed", "concept names in training: fixed (as in the files) | permute (each training example's concepts relabelled at random, afresh every epoch and in the pretraining, consistently over question and steps; valid and test as in the files)", {"fixed", "permute"}},
   {"forms", "string", "written", "concept nouns: written (as in the files) | singular (\"Zumpuses are gorpuses.\" read as \"zumpus are gorpus.\": one word token per concept)", {"written", "singular"}},
 }
 
@@ -111,6 +112,7 @@ S.add_option(spec)
 check_data(O.parse(spec, presets, arg))
 
 E.main{name = "prontoqa", spec = spec, presets = presets, notes = notes, argv = arg, dataset = "prontoqa",
+       render_options = function(o) return {concepts = o.concepts} end,
        dataset_options = function(o)
          return {forms = o.forms, frontiers = o.frontiers or o.coconut_loss ~= "official" or o.stage_probe}
        end,

@@ -60,6 +60,11 @@
  *                question's reasoning graph and frontiers (prontoqa_graph),
  *                for the frontier losses and the stage probe, whatever forms
  *                the text is emitted in (node names are the singular forms)
+ *   concepts     fixed (default) | permute: at epoch >= 1 (option epoch, which
+ *                the driver sets for each training epoch) every example's
+ *                concept names are relabelled (prontoqa_permute), keyed by
+ *                seed, epoch, split and example index; epoch 0 is the file
+ *   epoch        see concepts (0)
  * load(split) emits the split's examples in file order.
  * tests/c/test_prontoqa.c includes this file directly to test the loader.
  */
@@ -122,6 +127,15 @@ char *prontoqa_singular(const char *s);
  * a message in err (size errn) for a sentence that is not of that shape, a
  * missing query, or a target the root does not reach. */
 char *prontoqa_graph(const char *q, char *err, size_t errn);
+/* The concept relabelling (option concepts = permute): every word of ASCII
+ * letters ending in "pus" or "puses" is a concept, its stem the lower-cased
+ * word without that suffix ("Zumpuses" -> "zum"). The n texts of one example
+ * (question, then steps) are rewritten in place (each freed and replaced) with
+ * one random permutation of their distinct stems (sorted, then shuffled by a
+ * generator seeded with `key`), the suffix and the first letter's case kept:
+ * with zum -> gor, "Zumpuses are zumpus." becomes "Gorpuses are gorpus.". The
+ * same key gives the same relabelling; the answer is never touched. */
+void prontoqa_permute(char **texts, int n, unsigned long long key);
 
 /* ================================================================== text positions */
 
@@ -419,6 +433,103 @@ char *prontoqa_singular(const char *s) {
     return out;
 }
 
+/* ================================================================== concept relabelling */
+
+/* The concept word at s[i, j) (letters): its stem length (the word minus
+ * "pus" or "puses"), or 0 when it is no concept. */
+static size_t pq_stem_len(const char *s, size_t i, size_t j) {
+    size_t w = j - i;
+    if (w > 5 && !memcmp(s + j - 5, "puses", 5)) return w - 5;
+    if (w > 3 && !memcmp(s + j - 3, "pus", 3)) return w - 3;
+    return 0;
+}
+
+static int pq_is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static char pq_lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
+
+/* Stems are compared lower-cased: "Zum" and "zum" are one stem. */
+static int pq_stem_eq(const char *a, size_t al, const char *b, size_t bl) {
+    if (al != bl) return 0;
+    for (size_t k = 0; k < al; k++)
+        if (pq_lower(a[k]) != pq_lower(b[k])) return 0;
+    return 1;
+}
+
+static int pq_stem_cmp(const void *x, const void *y) {
+    const char *a = *(const char *const *)x, *b = *(const char *const *)y;
+    return strcmp(a, b);
+}
+
+static unsigned long long pq_mix(unsigned long long *st) { /* splitmix64 */
+    unsigned long long z = (*st += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void prontoqa_permute(char **texts, int n, unsigned long long key) {
+    char **stem = NULL; /* distinct lower-cased stems */
+    int ns = 0, cap = 0;
+    for (int t = 0; t < n; t++) {
+        const char *s = texts[t];
+        for (size_t i = 0, len = strlen(s); i < len;) {
+            size_t j = i;
+            while (j < len && pq_is_alpha(s[j])) j++;
+            if (j == i) { i++; continue; }
+            size_t sl = pq_stem_len(s, i, j);
+            int seen = 0;
+            for (int k = 0; sl && k < ns && !seen; k++) seen = pq_stem_eq(stem[k], strlen(stem[k]), s + i, sl);
+            if (sl && !seen) {
+                if (ns == cap) cap = cap ? 2 * cap : 32, stem = coco_realloc(stem, sizeof *stem * (size_t)cap, "prontoqa permute");
+                char *c = coco_malloc(sl + 1, "prontoqa permute");
+                for (size_t k = 0; k < sl; k++) c[k] = pq_lower(s[i + k]);
+                c[sl] = 0;
+                stem[ns++] = c;
+            }
+            i = j;
+        }
+    }
+    if (ns > 1) {
+        qsort(stem, (size_t)ns, sizeof *stem, pq_stem_cmp); /* the draw must not depend on text order */
+        int *to = coco_malloc(sizeof(int) * (size_t)ns, "prontoqa permute");
+        for (int k = 0; k < ns; k++) to[k] = k;
+        unsigned long long st = key;
+        for (int k = ns - 1; k > 0; k--) { /* Fisher-Yates */
+            int r = (int)(pq_mix(&st) % (unsigned long long)(k + 1)), x = to[k];
+            to[k] = to[r], to[r] = x;
+        }
+        for (int t = 0; t < n; t++) {
+            const char *s = texts[t];
+            size_t len = strlen(s), longest = 0, o = 0;
+            for (int k = 0; k < ns; k++) if (strlen(stem[k]) > longest) longest = strlen(stem[k]);
+            /* a stem can grow by at most longest bytes per concept word */
+            char *out = coco_malloc(len + (len / 4 + 1) * (longest + 1) + 1, "prontoqa permute");
+            for (size_t i = 0; i < len;) {
+                size_t j = i;
+                while (j < len && pq_is_alpha(s[j])) j++;
+                if (j == i) { out[o++] = s[i++]; continue; }
+                size_t sl = pq_stem_len(s, i, j);
+                int k = 0;
+                while (sl && k < ns && !pq_stem_eq(stem[k], strlen(stem[k]), s + i, sl)) k++;
+                if (!sl || k == ns) { memcpy(out + o, s + i, j - i), o += j - i; i = j; continue; }
+                const char *ns_ = stem[to[k]];
+                size_t nl = strlen(ns_);
+                memcpy(out + o, ns_, nl);
+                if (s[i] >= 'A' && s[i] <= 'Z' && out[o] >= 'a' && out[o] <= 'z') out[o] = (char)(out[o] - 'a' + 'A');
+                o += nl;
+                memcpy(out + o, s + i + sl, j - i - sl), o += j - i - sl; /* the suffix */
+                i = j;
+            }
+            out[o] = 0;
+            free(texts[t]);
+            texts[t] = out;
+        }
+        free(to);
+    }
+    for (int k = 0; k < ns; k++) free(stem[k]);
+    free(stem);
+}
+
 /* ================================================================== reasoning graph */
 
 typedef struct pq_graph {
@@ -601,6 +712,8 @@ typedef struct pq_plugin {
     char *dir, *file[PRONTOQA_NSPLITS];
     int singular;  /* option forms = "singular" */
     int frontiers; /* option frontiers: meta_json = prontoqa_graph */
+    int permute;   /* option concepts = "permute" */
+    long long seed, epoch;
 } pq_plugin;
 
 static const coco_option_spec pq_options[] = {
@@ -610,7 +723,7 @@ static const coco_option_spec pq_options[] = {
     {"valid_file", COCO_OPT_STR, "", "explicit valid file (\"\" = from dir)"},
     {"test_file", COCO_OPT_STR, "", "explicit test file (\"\" = from dir)"},
     {"generate", COCO_OPT_BOOL, "false", "accepted for the shared driver; ProntoQA cannot be generated here"},
-    {"seed", COCO_OPT_INT, "0", "accepted for the shared driver; unused (no generator)"},
+    {"seed", COCO_OPT_INT, "0", "seeds the concept relabelling of concepts = permute (nothing else: no generator)"},
     {"forms", COCO_OPT_STR, "written",
      "concept nouns: written (as in the file) | singular (\"Zumpuses are gorpuses.\" -> \"zumpus are gorpus.\": one "
      "token per concept for a word-level tokenizer; the answer is untouched)"},
@@ -618,6 +731,11 @@ static const coco_option_spec pq_options[] = {
      "give each example its reasoning graph in meta_json (root, target, shortest-path and BFS frontiers, node names "
      "in singular forms), for --coconut_loss frontier|bfs and --stage_probe; a question whose graph cannot be read "
      "is an error naming the file, line and example"},
+    {"concepts", COCO_OPT_STR, "fixed",
+     "concept names: fixed (as in the file) | permute (at epoch >= 1, each example's concept stems permuted at random, "
+     "consistently over its question and steps, from seed, epoch and example: fresh names every epoch, so a rule can "
+     "only be found by looking it up; epoch 0, which valid and test use, is the file)"},
+    {"epoch", COCO_OPT_INT, "0", "the training epoch the driver asks for (concepts = permute draws from it; 0 = the file)"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -635,10 +753,18 @@ static int pq_plugin_create(const coco_options *o, void **self) {
     const char *forms = pq_host->opt_str(o, "forms");
     if (strcmp(forms, "written") && strcmp(forms, "singular"))
         return pq_host->seterr("dataset 'prontoqa': option 'forms' is '%s' (expected written or singular)", forms);
+    const char *concepts = pq_host->opt_str(o, "concepts");
+    if (strcmp(concepts, "fixed") && strcmp(concepts, "permute"))
+        return pq_host->seterr("dataset 'prontoqa': option 'concepts' is '%s' (expected fixed or permute)", concepts);
+    long long epoch = pq_host->opt_int(o, "epoch");
+    if (epoch < 0) return pq_host->seterr("dataset 'prontoqa': option 'epoch' is %lld (expected >= 0)", epoch);
     pq_plugin *q = coco_calloc(1, sizeof *q, "prontoqa plugin");
     q->dir = coco_strdup(dir);
     q->singular = !strcmp(forms, "singular");
     q->frontiers = pq_host->opt_bool(o, "frontiers");
+    q->permute = !strcmp(concepts, "permute");
+    q->seed = pq_host->opt_int(o, "seed");
+    q->epoch = epoch;
     for (int s = 0; s < PRONTOQA_NSPLITS; s++) {
         char opt[32];
         snprintf(opt, sizeof opt, "%s_file", prontoqa_split_name(s));
@@ -690,6 +816,20 @@ static int pq_plugin_load(void *self, const char *split, const coco_example_sink
     if (!path) return -1;
     prontoqa_set set;
     int rc = prontoqa_load_json(path, &set);
+    if (rc == 0 && q->permute && q->epoch > 0) {
+        for (int i = 0; i < set.n; i++) {
+            prontoqa_example *e = &set.ex[i];
+            char **t = coco_malloc(sizeof *t * (size_t)(e->n_steps + 1), "prontoqa permute");
+            t[0] = e->question;
+            for (int k = 0; k < e->n_steps; k++) t[k + 1] = e->steps[k];
+            unsigned long long key = (unsigned long long)q->seed * 0x100000001b3ULL ^ (unsigned long long)q->epoch * 0x9e3779b97f4a7c15ULL
+                                   ^ ((unsigned long long)i + 1) * 0xc2b2ae3d27d4eb4fULL ^ (unsigned long long)s * 0x165667b19e3779f9ULL;
+            prontoqa_permute(t, e->n_steps + 1, key);
+            e->question = t[0];
+            for (int k = 0; k < e->n_steps; k++) e->steps[k] = t[k + 1];
+            free(t);
+        }
+    }
     char **meta = rc == 0 && q->frontiers ? coco_calloc((size_t)set.n + 1, sizeof *meta, "prontoqa meta") : NULL;
     /* every graph is read before the first example is emitted: a file that
      * fails emits nothing */

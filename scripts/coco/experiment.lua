@@ -505,9 +505,10 @@ function E.run_one(o, cfg, root, on_data)
   local data = {train = take(load("train"), o.n_train), valid = take(load("valid"), o.n_valid),
                 test = take(load("test"), o.n_test), extra = {}}
   for split, list in pairs(data) do if split ~= "extra" then check_dataset(list, split) end end
-  -- Renderings that change every epoch (fresh node ids, reshuffled edges): the
+  -- Renderings that change every epoch (fresh node ids, reshuffled edges,
+  -- ProntoQA's relabelled concepts): the
   -- training loop asks for epoch e's training set; valid and test stay at epoch 0.
-  if ropts.node_ids == "permute" or ropts.edge_order == "shuffle" then
+  if ropts.node_ids == "permute" or ropts.edge_order == "shuffle" or ropts.concepts == "permute" then
     data.train_epoch = function(epoch)
       local eo = {}
       for k, v in pairs(dopts) do eo[k] = v end
@@ -563,7 +564,7 @@ function E.run_one(o, cfg, root, on_data)
   local init_path
   if o.pretrain_epochs > 0 then
     local pm = PT.run{dir = root .. "/pretrain", opts = o, model = E.model(o, tok, nil, E.base_vocab(tok, special)), examples = data.train,
-                      layout = Layout.new(tok, special, E.style(o)), special = special}
+                      train_epoch = data.train_epoch, layout = Layout.new(tok, special, E.style(o)), special = special}
     init_path = root .. "/pretrain/model.safetensors"
     pm:close()
   end

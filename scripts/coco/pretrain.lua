@@ -76,7 +76,9 @@ function M.recall_item(q, sep, stop, rng)
   return {input_ids = ids, labels = labels}
 end
 
--- examples: training examples; layout: coco.layout; returns the model (trained in place)
+-- examples: training examples; train_epoch (optional): epoch -> that epoch's
+-- training examples (a per-epoch rendering); layout: coco.layout; returns the
+-- model (trained in place)
 function M.run(ctx)
   local o, m, dir = ctx.opts, ctx.model, ctx.dir
   if D.root then coconut.check(coconut.fs.mkdir(dir)) end
@@ -100,7 +102,10 @@ function M.run(ctx)
   local function build(epoch)
     local items = {}
     local rng = task == "recall" and coconut.rng(o.seed * 104729 + epoch) or nil
-    for i, ex in ipairs(ctx.examples) do
+    -- a per-epoch rendering (e.g. ProntoQA's concepts = permute) gives every
+    -- epoch its own text, as in the methods' training
+    local src = ctx.train_epoch and ctx.train_epoch(epoch) or ctx.examples
+    for i, ex in ipairs(src) do
       local q = ctx.layout:pieces(ex).q
       if task == "recall" then
         items[i] = M.recall_item(q, sep, stop, rng)
@@ -126,7 +131,7 @@ function M.run(ctx)
   if stop_at < 0 then coconut.user_error("--pretrain_until_loss must be >= 0, got " .. tostring(stop_at)) end
   local done_epochs, last_loss = 0, math.huge
   for epoch = 1, o.pretrain_epochs do
-    if task == "recall" and epoch > 1 then items = build(epoch) end
+    if (task == "recall" or ctx.train_epoch) and epoch > 1 then items = build(epoch) end
     coconut.rng(o.seed * 7919 + epoch):shuffle(items)
     local nsteps = math.ceil(#items / (micro * accum))
     local bar = P.new{total = nsteps, label = string.format("[pretrain] epoch %d/%d", epoch, o.pretrain_epochs),

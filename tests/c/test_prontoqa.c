@@ -16,10 +16,14 @@
  *  - The reasoning graph (option frontiers) of hand-made questions: edges,
  *    a negated concept, both frontiers where they differ, every error; and of
  *    every real question: 6 hops, each frontier the gold chain's concept.
+ *  - The concept relabelling (option concepts = permute): deterministic in its
+ *    key, one stem map over question and steps, case and suffix kept, a
+ *    bijection on the stems, everything else untouched.
  * Temp files go to /tmp/coconut_test_prontoqa.<pid>/ and are removed.
  */
 #include "testutil.h"
 
+#include <ctype.h>
 #include <unistd.h>
 
 #include "../../plugins/dataset/prontoqa.c"
@@ -467,6 +471,108 @@ static void test_real_graphs(void **s) {
     }
 }
 
+/* ------------------------------------------------------------ concept relabelling */
+
+static char **texts_of(const char *const *in, int n) {
+    char **t = malloc(sizeof *t * (size_t)n);
+    for (int i = 0; i < n; i++) t[i] = coco_strdup(in[i]);
+    return t;
+}
+
+static void free_texts(char **t, int n) {
+    for (int i = 0; i < n; i++) free(t[i]);
+    free(t);
+}
+
+/* The stem of word w (0-based, split at spaces and punctuation) of s, into
+ * out: the word without "puses" / "pus". */
+static void word_stem(const char *s, int w, char *out) {
+    int k = -1;
+    for (size_t i = 0; s[i];) {
+        size_t j = i;
+        while (isalpha((unsigned char)s[j])) j++;
+        if (j == i) { i++; continue; }
+        if (++k == w) {
+            size_t n = j - i;
+            if (n > 5 && !memcmp(s + j - 5, "puses", 5)) n -= 5;
+            else if (n > 3 && !memcmp(s + j - 3, "pus", 3)) n -= 3;
+            else fail_msg("word %d of \"%s\" is no concept", w, s);
+            assert_true(n < 16);
+            memcpy(out, s + i, n), out[n] = 0;
+            return;
+        }
+        i = j;
+    }
+    fail_msg("\"%s\" has no word %d", s, w);
+}
+
+/* prontoqa_permute on a hand-made example, read back word by word. */
+static void test_permute(void **state) {
+    (void)state;
+    const char *in[] = {"Zumpuses are gorpuses. Each zumpus is a lempus. Max is a Zumpus. Max is not wooden, campus.",
+                        "Max is a zumpus. Zumpuses are gorpuses.", ""};
+    /* same key, same relabelling; the texts keep their shape */
+    char **a = texts_of(in, 3), **b = texts_of(in, 3);
+    prontoqa_permute(a, 3, 42), prontoqa_permute(b, 3, 42);
+    for (int i = 0; i < 3; i++) assert_string_equal(a[i], b[i]);
+    assert_string_equal(a[2], "");
+    /* four stems (zum, gor, lem, and cam: "campus" has the shape of a
+     * concept) permuted consistently */
+    /* a[0]'s words 0, 2, 4, 7, 11 and 16 are Zumpuses, gorpuses, zumpus,
+     * lempus, Zumpus and campus; a[1]'s 3, 4 and 6 are zumpus, Zumpuses and
+     * gorpuses */
+    char Z1[16], g[16], z[16], l[16], z2[16], c[16], z3[16], Z2[16], g2[16];
+    word_stem(a[0], 0, Z1), word_stem(a[0], 2, g), word_stem(a[0], 4, z), word_stem(a[0], 7, l);
+    word_stem(a[0], 11, z2), word_stem(a[0], 16, c);
+    word_stem(a[1], 3, z3), word_stem(a[1], 4, Z2), word_stem(a[1], 6, g2);
+    assert_true(Z1[0] >= 'A' && Z1[0] <= 'Z'); /* the capital stays */
+    assert_true(z2[0] >= 'A' && z2[0] <= 'Z');
+    assert_true(z[0] >= 'a' && z[0] <= 'z');
+    assert_int_equal(tolower((unsigned char)Z1[0]), z[0]); /* Zumpuses, zumpus and Zumpus: one stem */
+    assert_string_equal(Z1 + 1, z + 1);
+    assert_string_equal(z2 + 1, z + 1);
+    assert_string_equal(z3, z); /* the steps use the question's relabelling */
+    assert_string_equal(g2, g);
+    assert_string_equal(Z2 + 1, z + 1);
+    assert_true(strstr(a[0], "puses are ") && strstr(a[1], "puses are ")); /* the suffixes stay */
+    /* the images are the input's stems, each once */
+    const char *stems[] = {"zum", "gor", "lem", "cam"};
+    const char *img[] = {z, g, l, c};
+    for (int i = 0; i < 4; i++) {
+        int hits = 0;
+        for (int j = 0; j < 4; j++) hits += !strcmp(img[j], stems[i]);
+        if (hits != 1) fail_msg("stem %s is the image of %d stems (%s %s %s %s)", stems[i], hits, z, g, l, c);
+    }
+    /* "wooden", "Max" and the punctuation are untouched */
+    assert_non_null(strstr(a[0], "Max is not wooden, "));
+    /* some key among a few moves the stems (4! = 24 relabellings) */
+    int moved = 0;
+    for (unsigned long long k = 1; k <= 8 && !moved; k++) {
+        char **x = texts_of(in, 3);
+        prontoqa_permute(x, 3, k);
+        moved = strcmp(x[0], in[0]) != 0;
+        free_texts(x, 3);
+    }
+    assert_true(moved);
+    free_texts(a, 3), free_texts(b, 3);
+    /* one stem, or none: nothing to permute */
+    const char *one[] = {"Zumpuses are zumpus. puses pus"};
+    char **o = texts_of(one, 1);
+    prontoqa_permute(o, 1, 7);
+    assert_string_equal(o[0], one[0]);
+    free_texts(o, 1);
+    /* a long stem replacing short ones: the buffer grows */
+    const char *grow[] = {"apus apus apus apus apus apus apus apus Verylongstempuses"};
+    int grew = 0;
+    for (unsigned long long k = 0; k < 8; k++) {
+        char **x = texts_of(grow, 1);
+        prontoqa_permute(x, 1, k);
+        grew |= strlen(x[0]) > strlen(grow[0]);
+        free_texts(x, 1);
+    }
+    assert_true(grew);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_singular),
@@ -476,6 +582,7 @@ int main(void) {
         cmocka_unit_test(test_real_files),
         cmocka_unit_test(test_graph),
         cmocka_unit_test(test_real_graphs),
+        cmocka_unit_test(test_permute),
     };
     return cmocka_run_group_tests_name("prontoqa", tests, setup, teardown);
 }

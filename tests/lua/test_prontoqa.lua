@@ -87,7 +87,7 @@ T.test("prontoqa plugin: hand-made splits through the host, with the options the
   -- unknown split and options, missing files: messages name what to set
   T.raises(function() ds:load("dev") end, "unknown split 'dev' (expected train, valid or test)")
   T.raises(function() coconut.plugin.load("dataset", "prontoqa", {n_train = 5}) end,
-    "unknown option 'n_train'; valid options: dir, train_file, valid_file, test_file, generate, seed, forms, frontiers")
+    "unknown option 'n_train'; valid options: dir, train_file, valid_file, test_file, generate, seed, forms, frontiers, concepts, epoch")
   T.raises(function() coconut.plugin.load("dataset", "prontoqa", {dir = d, forms = "plural"}) end,
     "option 'forms' is 'plural' (expected written or singular)")
   -- forms = singular: the same examples with every "…puses" noun singular
@@ -218,6 +218,60 @@ T.test("prontoqa frontiers: the reasoning graph in meta_json drives the frontier
     end
     T.eq(#chain, 2, "two \"Every X is a Y\" rules")
   end
+  T.rmtree(d)
+end)
+
+T.test("prontoqa concepts = permute: fresh concept names per epoch, the file at epoch 0", function()
+  local d = T.tmpdir("pqperm")
+  write_splits(d, 20, 4, 4)
+  local function load(o)
+    local base = {dir = d, forms = "singular", frontiers = true, seed = 5}
+    for k, v in pairs(o) do base[k] = v end
+    return coconut.plugin.load("dataset", "prontoqa", base):load("train")
+  end
+  local file, e0 = load{}, load{concepts = "permute"}
+  local e1, e1b, e2, s6 = load{concepts = "permute", epoch = 1}, load{concepts = "permute", epoch = 1},
+    load{concepts = "permute", epoch = 2}, load{concepts = "permute", epoch = 1, seed = 6}
+  local function stems(text) -- the concept stems in order of appearance
+    local out = {}
+    for w in text:gmatch("%a+") do
+      local st = w:match("^(%a+)puses$") or w:match("^(%a+)pus$")
+      if st then out[#out + 1] = st:lower() end
+    end
+    return out
+  end
+  local moved, differ_epoch, differ_seed = 0, 0, 0
+  for i = 1, #file do
+    T.eq(e0[i].question, file[i].question, "epoch 0 is the file")
+    T.eq(e1[i].question, e1b[i].question, "same seed and epoch, same names")
+    T.eq(e1[i].answer, file[i].answer, "the answer is untouched")
+    if e1[i].question ~= file[i].question then moved = moved + 1 end
+    if e2[i].question ~= e1[i].question then differ_epoch = differ_epoch + 1 end
+    if s6[i].question ~= e1[i].question then differ_seed = differ_seed + 1 end
+    -- one map: the relabelled text is the file's with each stem replaced the same way everywhere
+    local map = {}
+    local a, b = stems(table.concat({file[i].question, table.concat(file[i].steps, " ")}, " ")),
+                 stems(table.concat({e1[i].question, table.concat(e1[i].steps, " ")}, " "))
+    T.eq(#a, #b)
+    for k = 1, #a do
+      if map[a[k]] then T.eq(map[a[k]], b[k], "consistent map") else map[a[k]] = b[k] end
+    end
+    local seen = {}
+    for _, v in pairs(map) do T.ok(not seen[v], "a bijection"); seen[v] = true end
+    -- the non-concept words stay
+    T.eq((e1[i].question:gsub("%a+pus%f[%A]", "C"):gsub("%a+puses%f[%A]", "C")),
+         (file[i].question:gsub("%a+pus%f[%A]", "C"):gsub("%a+puses%f[%A]", "C")))
+    -- the graph follows the new names: its depth-1 node is the entity's concept in the relabelled text
+    local meta = coconut.json.decode(e1[i].meta_json)
+    local name = e1[i].question:match("True or false: (%S+) ")
+    T.eq(meta.idx_to_symbol[meta.frontier[1][1] + 1], e1[i].question:match(name:gsub("%p", "%%%0") .. " is a (%a+)%."))
+  end
+  T.ok(moved >= 18, "most examples get new names: " .. moved)
+  T.ok(differ_epoch >= 18, "a new epoch, new names: " .. differ_epoch)
+  T.ok(differ_seed >= 18, "a new seed, new names: " .. differ_seed)
+  T.raises(function() coconut.plugin.load("dataset", "prontoqa", {dir = d, concepts = "shuffle"}) end,
+    "option 'concepts' is 'shuffle' (expected fixed or permute)")
+  T.raises(function() coconut.plugin.load("dataset", "prontoqa", {dir = d, epoch = -1}) end, "option 'epoch' is -1")
   T.rmtree(d)
 end)
 
