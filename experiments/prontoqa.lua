@@ -38,6 +38,17 @@
 --          not fix it in two pilots. It stays the default as the place to start.
 --   quick  a tiny model on the first 48 / 16 / 16 examples, every method of Table 1,
 --          well under a minute: for tests.
+--
+-- Lookup experiments (docs/prontoqa.md, "Session 7"):
+--   --forms singular     one word token per concept ("zumpus are gorpus.")
+--   --concepts permute   fresh concept names per training example and epoch (and in
+--                        the pretraining): nothing to memorise, every step is a lookup
+--   --frontiers          the reasoning graph in each example's meta (root, target,
+--                        shortest-path and BFS frontiers): implied by
+--                        --coconut_loss frontier|bfs and --stage_probe
+--   e.g. --forms singular --concepts permute --coconut_loss bfs --coconut_markers false
+--        --stage_probe true --coconut_from_cot false --pretrain_epochs 0 --method coconut
+--   learns the first lookup in 2 epochs (k=0 BFS frontier 0.96), not yet the second hop.
 local E = require "coco.experiment"
 local O = require "coco.options"
 local S = require "coco.seeds"
