@@ -143,18 +143,32 @@ end
 -- (coco.seeds): a bar per method at the "mean" row's value, a ± std error bar
 -- from the "std" row (which directly follows it; an empty std, i.e. a single
 -- seed, draws a zero-length bar), the value as a label above the error bar,
--- and one point per seed row. column: "test_accuracy" (default) or another
+-- (and above the highest seed point), and one point per seed row. column: "test_accuracy" (default) or another
 -- accuracy column. Methods are placed by name, so per-seed rows may come in
 -- any order. Error bars are plain gnuplot (`with vectors heads`):
 -- coconut.plot runs any gnuplot script.
 function F.compare_seeds(root, methods, title, column)
   column = column or "test_accuracy"
+  -- the highest seed point of each method, so its label clears the points too
+  local tops = {}
+  local rows = coconut.csv.read(root .. "/results.csv") or {}
+  for i, m in ipairs(methods) do
+    local top = 0
+    for _, r in ipairs(rows) do
+      local v = tonumber(r[column])
+      if r.method == m and r.seed ~= "mean" and r.seed ~= "std" and v and v > top then top = v end
+    end
+    tops[i] = string.format("%.6g", top)
+  end
   local body = string.format([[
 set title "%s: %s over seeds (bar: mean, error bar: sample std)"
 set ylabel "%s"
 set yrange [0:1.05]
 M = "%s"
+TOP = "%s"
 idx(m) = sum [i=1:words(M)] (word(M, i) eq m ? i : 0)
+top(m) = (idx(m) > 0 ? real(word(TOP, idx(m))) : 0)
+hi(a, b) = (a > b ? a : b)
 set xrange [0.4:words(M) + 0.6]
 set xtics ()
 do for [i=1:words(M)] { set xtics add (word(M, i) i) }
@@ -169,8 +183,9 @@ m2 = NaN
 plot "results.csv" using (strcol("seed") eq "mean" ? idx(strcol("method")) : NaN):"%s" with boxes lc rgb "#1f5fa6" title "mean", \
      "results.csv" using (strcol("seed") eq "mean" ? (mu = column("%s"), NaN) : (strcol("seed") eq "std" ? idx(strcol("method")) : NaN)):(mu - sd(column("%s"))):(0):(2 * sd(column("%s"))) with vectors heads size screen 0.008,90 lw 2 lc rgb "#222222" title "± std", \
      "results.csv" using (isseed(strcol("seed")) ? idx(strcol("method")) : NaN):"%s" with points pt 7 ps 1.2 lc rgb "#c0392b" title "one seed", \
-     "results.csv" using (strcol("seed") eq "mean" ? (m2 = column("%s"), NaN) : (strcol("seed") eq "std" ? idx(strcol("method")) : NaN)):(m2 + sd(column("%s")) + 0.035):(sprintf("%%.3f ± %%.3f", m2, sd(column("%s")))) with labels center font ",8" notitle
-]], title, column, column, table.concat(methods, " "), column, column, column, column, column, column, column, column)
+     "results.csv" using (strcol("seed") eq "mean" ? (m2 = column("%s"), NaN) : (strcol("seed") eq "std" ? idx(strcol("method")) : NaN)):(hi(m2 + sd(column("%s")), top(strcol("method"))) + 0.035):(sprintf("%%.3f ± %%.3f", m2, sd(column("%s")))) with labels center font ",8" notitle
+]], title, column, column, table.concat(methods, " "), table.concat(tops, " "), column, column, column, column, column, column,
+    column, column)
   return render(root, "compare_seeds", body, title .. " " .. column .. " over seeds")
 end
 
