@@ -506,8 +506,8 @@ function E.run_one(o, cfg, root, on_data)
                 test = take(load("test"), o.n_test), extra = {}}
   for split, list in pairs(data) do if split ~= "extra" then check_dataset(list, split) end end
   -- Renderings that change every epoch (fresh node ids, reshuffled edges,
-  -- ProntoQA's relabelled concepts): the
-  -- training loop asks for epoch e's training set; valid and test stay at epoch 0.
+  -- ProntoQA's relabelled concepts): the training loop and the pretraining ask
+  -- for epoch e's training set; valid and test stay at epoch 0.
   if ropts.node_ids == "permute" or ropts.edge_order == "shuffle" or ropts.concepts == "permute" then
     data.train_epoch = function(epoch)
       local eo = {}

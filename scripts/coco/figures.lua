@@ -142,11 +142,11 @@ end
 -- Accuracy over seeds, from the aggregate <root>/results.csv of a --seeds run
 -- (coco.seeds): a bar per method at the "mean" row's value, a ± std error bar
 -- from the "std" row (which directly follows it; an empty std, i.e. a single
--- seed, draws a zero-length bar), the value as a label above the error bar,
--- (and above the highest seed point), and one point per seed row. column: "test_accuracy" (default) or another
--- accuracy column. Methods are placed by name, so per-seed rows may come in
--- any order. Error bars are plain gnuplot (`with vectors heads`):
--- coconut.plot runs any gnuplot script.
+-- seed, draws a zero-length bar), the value as a label above the error bar
+-- and the highest seed point, and one point per seed row. column:
+-- "test_accuracy" (default) or another accuracy column. Methods are placed by
+-- name, so per-seed rows may come in any order. Error bars are plain gnuplot
+-- (`with vectors heads`): coconut.plot runs any gnuplot script.
 function F.compare_seeds(root, methods, title, column)
   column = column or "test_accuracy"
   -- the highest seed point of each method, so its label clears the points too
