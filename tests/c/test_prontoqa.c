@@ -257,7 +257,8 @@ static void test_locate(void **s) {
 
 /* ------------------------------------------------------------ the real splits */
 
-static void test_real_files(void **s) {
+/* The shared data directory holding prontoqa/, or the test is skipped. */
+static const char *real_data_or_skip(void) {
     const char *d = shared_data();
     char path[1100];
     if (d) snprintf(path, sizeof path, "%s/prontoqa/train.json", d);
@@ -265,6 +266,12 @@ static void test_real_files(void **s) {
         printf("# skipped: ProntoQA not found (../shared/data/prontoqa or $COCONUT_SHARED_DATA/prontoqa)\n");
         skip();
     }
+    return d;
+}
+
+static void test_real_files(void **s) {
+    const char *d = real_data_or_skip();
+    char path[1100];
     /* counts and answer shares from ../shared/data/README.md */
     static const int want_n[3] = {9000, 200, 800}, want_true[3] = {4431, 89, 397};
     for (int sp = 0; sp < PRONTOQA_NSPLITS; sp++) {
@@ -429,13 +436,8 @@ static void test_graph(void **state) {
  * concept (or, at depth 6, the property) that the gold chain names, and the
  * BFS frontier holds it. */
 static void test_real_graphs(void **s) {
-    const char *d = shared_data();
+    const char *d = real_data_or_skip();
     char path[1100];
-    if (d) snprintf(path, sizeof path, "%s/prontoqa/train.json", d);
-    if (!d || !tu_file_exists(path)) {
-        printf("# skipped: ProntoQA not found (../shared/data/prontoqa or $COCONUT_SHARED_DATA/prontoqa)\n");
-        skip();
-    }
     for (int sp = 0; sp < PRONTOQA_NSPLITS; sp++) {
         snprintf(path, sizeof path, "%s/prontoqa/%s.json", d, prontoqa_split_name(sp));
         prontoqa_set set;
