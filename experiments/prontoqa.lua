@@ -60,7 +60,7 @@ local spec = E.spec{
   {"data", "string", "datasets/prontoqa", "ProntoQA directory with {train,valid,test}.json (Coconut format), e.g. ../shared/data/prontoqa; not generated"},
   {"frontiers", "bool", false, "give examples their reasoning graph (root, target, shortest-path and BFS frontiers) for --coconut_loss frontier|bfs and --stage_probe; on whenever either is asked for"},
   {"concepts", "string", "fixed", "concept names in training: fixed (as in the files) | permute (each training example's concepts relabelled at random, afresh every epoch and in the pretraining, consistently over question and steps; valid and test as in the files)", {"fixed", "permute"}},
-  {"forms", "string", "written", "concept nouns: written (as in the files) | singular (\"Zumpuses are gorpuses.\" read as \"zumpus are gorpus.\": one word token per concept)", {"written", "singular"}},
+  {"forms", "string", "written", "concept nouns: written (as in the files) | singular (\"Zumpuses are gorpuses.\" read as \"zumpus are gorpus.\": one word token per concept) | compact (singular without each/every/is/are/a/an: \"Each zumpus is a gorpus.\" read as \"zumpus gorpus.\")", {"written", "singular", "compact"}},
 }
 
 local presets = {
@@ -125,6 +125,7 @@ check_data(O.parse(spec, presets, arg))
 E.main{name = "prontoqa", spec = spec, presets = presets, notes = notes, argv = arg, dataset = "prontoqa",
        render_options = function(o) return {concepts = o.concepts} end,
        dataset_options = function(o)
-         return {forms = o.forms, frontiers = o.frontiers or o.coconut_loss ~= "official" or o.stage_probe}
+         return {forms = o.forms, frontiers = o.frontiers or o.coconut_loss ~= "official" or o.stage_probe
+                                                or (o.pretrain_epochs > 0 and o.pretrain_task == "lookup")}
        end,
        all_methods = "cot,nocot,icot,pause,coconut,coconut_nocur,coconut_nothought,coconut_pausethought"}

@@ -155,8 +155,13 @@ typedef struct coco_dataset_vt {
  *             frontier at depth drop_steps + 1 (meta "frontier");
  *   BFS       the same position scored against the whole BFS frontier set at
  *             that depth: -log sum_{v in set} p(v) (meta "bfs_frontier").
- * Once every step is dropped all three label the answer as STEPS does. */
-enum { COCO_SUPERVISE_STEPS = 0, COCO_SUPERVISE_FRONTIER = 1, COCO_SUPERVISE_BFS = 2 };
+ *   BFS_ALL   (appended) BFS at every thought count: the output after j
+ *             thoughts, j = 0..n_latent, is scored against the BFS frontier
+ *             at depth 1 + floor(j * drop_steps / n_latent) (j + 1 when
+ *             c = 1), so every thought is held to its depth, not only the
+ *             last one.
+ * Once every step is dropped all of them label the answer as STEPS does. */
+enum { COCO_SUPERVISE_STEPS = 0, COCO_SUPERVISE_FRONTIER = 1, COCO_SUPERVISE_BFS = 2, COCO_SUPERVISE_BFS_ALL = 3 };
 
 typedef struct coco_plan {
     int drop_steps; /* leading steps replaced (>= n_steps drops all) */

@@ -413,8 +413,8 @@ static void push_plan(lua_State *L, const coco_plan *pl) {
     lua_pushinteger(L, pl->n_latent), lua_setfield(L, -2, "n_latent");
     lua_pushboolean(L, pl->markers), lua_setfield(L, -2, "markers");
     lua_pushinteger(L, pl->n_pause), lua_setfield(L, -2, "n_pause");
-    static const char *const sup[] = {"steps", "frontier", "bfs"};
-    lua_pushstring(L, pl->supervision >= 0 && pl->supervision <= 2 ? sup[pl->supervision] : "steps");
+    static const char *const sup[] = {"steps", "frontier", "bfs", "bfs_all"};
+    lua_pushstring(L, pl->supervision >= 0 && pl->supervision <= 3 ? sup[pl->supervision] : "steps");
     lua_setfield(L, -2, "supervision");
     lua_pushinteger(L, pl->drop_tokens), lua_setfield(L, -2, "drop_tokens");
     lua_pushboolean(L, pl->pause_as_thought), lua_setfield(L, -2, "pause_as_thought");
@@ -498,7 +498,8 @@ static void read_plan(lua_State *L, int idx, coco_plan *pl) {
     if (!strcmp(sup, "steps")) pl->supervision = COCO_SUPERVISE_STEPS;
     else if (!strcmp(sup, "frontier")) pl->supervision = COCO_SUPERVISE_FRONTIER;
     else if (!strcmp(sup, "bfs")) pl->supervision = COCO_SUPERVISE_BFS;
-    else lcoco_errorf(L, "plan.supervision must be 'steps', 'frontier' or 'bfs', got '%s'", sup);
+    else if (!strcmp(sup, "bfs_all")) pl->supervision = COCO_SUPERVISE_BFS_ALL;
+    else lcoco_errorf(L, "plan.supervision must be 'steps', 'frontier', 'bfs' or 'bfs_all', got '%s'", sup);
     pl->drop_tokens = lcoco_opt_int(L, idx, "drop_tokens", 0, "plan");
     pl->pause_as_thought = lcoco_opt_bool(L, idx, "pause_as_thought", 0, "plan");
 }

@@ -43,7 +43,9 @@
  * "Reasoning by Superposition") puts one label right after the stage's s
  * thoughts while s < n_steps: a random node of the shortest-path frontier at
  * depth s + 1; `bfs` scores that position against the whole BFS frontier at
- * depth s + 1. At the final stage (every step dropped) all label the answer.
+ * depth s + 1; `bfs_all` also scores the output after each earlier thought
+ * against the BFS frontier of its depth (coconut/plugin.h). At the final stage
+ * (every step dropped) all label the answer.
  * The layout (scripts/coco/layout.lua) turns the plan into labels.
  *
  * Ablations (paper Table 1, v2 §4.3; issue 13), the same plugin with one
@@ -94,7 +96,7 @@ static const coco_option_spec options[] = {
     {"reset_optimizer", COCO_OPT_BOOL, "true", "reset the optimizer when a new stage starts"},
     {"loss", COCO_OPT_STR, "official",
      "official (kept steps + answer) | frontier (one random shortest-path frontier node after the thoughts) | bfs "
-     "(-log of the BFS frontier set's probability)"},
+     "(-log of the BFS frontier set's probability) | bfs_all (bfs after every thought, each against its depth's set)"},
     {"markers", COCO_OPT_BOOL, "true",
      "<|start-latent|> ... <|end-latent|> around the thoughts (official); false: the thoughts follow the question's "
      "last token directly (the Reasoning-by-Superposition layout)"},
@@ -123,7 +125,8 @@ static int cur_create(const coco_options *o, void **self) {
     if (!strcmp(loss, "official")) sup = COCO_SUPERVISE_STEPS;
     else if (!strcmp(loss, "frontier")) sup = COCO_SUPERVISE_FRONTIER;
     else if (!strcmp(loss, "bfs")) sup = COCO_SUPERVISE_BFS;
-    else return host->seterr("curriculum 'coconut': loss = '%s' is not official, frontier or bfs", loss);
+    else if (!strcmp(loss, "bfs_all")) sup = COCO_SUPERVISE_BFS_ALL;
+    else return host->seterr("curriculum 'coconut': loss = '%s' is not official, frontier, bfs or bfs_all", loss);
     const char *th = host->opt_str(o, "thoughts");
     int thoughts;
     if (!strcmp(th, "continuous")) thoughts = THOUGHTS_LATENT;

@@ -55,7 +55,12 @@
  *                "gorpus"), so that a word-level tokenizer gives each concept
  *                one token instead of three ("Zumpuses", "zumpuses",
  *                "zumpus") and a rule can be found by token identity
- *                (prontoqa_singular); the answer is untouched
+ *                (prontoqa_singular); compact: singular, and the function
+ *                words each, every, is, are, a, an are left out ("Each zumpus
+ *                is a gorpus." -> "zumpus gorpus.", "Max is not hot." -> "Max
+ *                not hot."): a rule's object is one token after its subject
+ *                (two after a "not"), as in ProsQA's symbolic rendering
+ *                (prontoqa_compact); the answer is untouched
  *   frontiers    false (default): meta_json NULL; true: meta_json is the
  *                question's reasoning graph and frontiers (prontoqa_graph),
  *                for the frontier losses and the stage probe, whatever forms
@@ -106,6 +111,10 @@ void prontoqa_set_free(prontoqa_set *s);
  * nouns: "Zumpuses", "gorpuses") becomes its singular, lower-cased
  * ("zumpus", "gorpus"). Every other byte is copied unchanged. */
 char *prontoqa_singular(const char *s);
+/* The "compact" forms (option forms): prontoqa_singular(s) without the whole
+ * words (any case) each, every, is, are, a, an, each with the space after it
+ * (or, at the end of a sentence, the one before it). Malloc'ed. */
+char *prontoqa_compact(const char *s);
 /* The reasoning graph of a question (option frontiers), for the frontier
  * losses and probes that ProsQA's meta feeds (scripts/coco/layout.lua). q is a
  * question in singular forms (prontoqa_singular). Every sentence before the
@@ -433,6 +442,40 @@ char *prontoqa_singular(const char *s) {
     return out;
 }
 
+static int pq_is_filler(const char *w, size_t n) {
+    static const char *const fill[] = {"each", "every", "is", "are", "a", "an"};
+    for (size_t k = 0; k < sizeof fill / sizeof *fill; k++) {
+        size_t m = strlen(fill[k]), i = 0;
+        if (m != n) continue;
+        while (i < n && (w[i] | 0x20) == fill[k][i]) i++;
+        if (i == n) return 1;
+    }
+    return 0;
+}
+
+char *prontoqa_compact(const char *s) {
+    char *in = prontoqa_singular(s);
+    size_t n = strlen(in), o = 0;
+    char *out = coco_malloc(n + 1, "prontoqa compact");
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && ((in[j] >= 'a' && in[j] <= 'z') || (in[j] >= 'A' && in[j] <= 'Z'))) j++;
+        if (j == i) { out[o++] = in[i++]; continue; }
+        int starts = i == 0 || !((in[i - 1] >= 'a' && in[i - 1] <= 'z') || (in[i - 1] >= 'A' && in[i - 1] <= 'Z'));
+        if (starts && pq_is_filler(in + i, j - i)) { /* whole word: drop it with one space */
+            if (j < n && in[j] == ' ') j++;
+            else if (o > 0 && out[o - 1] == ' ') o--;
+        } else {
+            memcpy(out + o, in + i, j - i);
+            o += j - i;
+        }
+        i = j;
+    }
+    out[o] = 0;
+    free(in);
+    return out;
+}
+
 /* ================================================================== concept relabelling */
 
 /* The concept word at s[i, j) (letters): its stem length (the word minus
@@ -710,7 +753,7 @@ static const coco_host *pq_host;
 
 typedef struct pq_plugin {
     char *dir, *file[PRONTOQA_NSPLITS];
-    int singular;  /* option forms = "singular" */
+    int singular;  /* option forms = "singular" (1) or "compact" (2) */
     int frontiers; /* option frontiers: meta_json = prontoqa_graph */
     int permute;   /* option concepts = "permute" */
     long long seed, epoch;
@@ -726,7 +769,8 @@ static const coco_option_spec pq_options[] = {
     {"seed", COCO_OPT_INT, "0", "seeds the concept relabelling of concepts = permute (nothing else: no generator)"},
     {"forms", COCO_OPT_STR, "written",
      "concept nouns: written (as in the file) | singular (\"Zumpuses are gorpuses.\" -> \"zumpus are gorpus.\": one "
-     "token per concept for a word-level tokenizer; the answer is untouched)"},
+     "token per concept for a word-level tokenizer; the answer is untouched) | compact (singular, without each, every, "
+     "is, are, a, an: \"Each zumpus is a gorpus.\" -> \"zumpus gorpus.\", a rule's object right after its subject)"},
     {"frontiers", COCO_OPT_BOOL, "false",
      "give each example its reasoning graph in meta_json (root, target, shortest-path and BFS frontiers, node names "
      "in singular forms), for --coconut_loss frontier|bfs and --stage_probe; a question whose graph cannot be read "
@@ -751,8 +795,8 @@ static int pq_plugin_create(const coco_options *o, void **self) {
     const char *dir = pq_host->opt_str(o, "dir");
     if (!*dir) return pq_host->seterr("dataset 'prontoqa': option 'dir' is empty");
     const char *forms = pq_host->opt_str(o, "forms");
-    if (strcmp(forms, "written") && strcmp(forms, "singular"))
-        return pq_host->seterr("dataset 'prontoqa': option 'forms' is '%s' (expected written or singular)", forms);
+    if (strcmp(forms, "written") && strcmp(forms, "singular") && strcmp(forms, "compact"))
+        return pq_host->seterr("dataset 'prontoqa': option 'forms' is '%s' (expected written, singular or compact)", forms);
     const char *concepts = pq_host->opt_str(o, "concepts");
     if (strcmp(concepts, "fixed") && strcmp(concepts, "permute"))
         return pq_host->seterr("dataset 'prontoqa': option 'concepts' is '%s' (expected fixed or permute)", concepts);
@@ -760,7 +804,7 @@ static int pq_plugin_create(const coco_options *o, void **self) {
     if (epoch < 0) return pq_host->seterr("dataset 'prontoqa': option 'epoch' is %lld (expected >= 0)", epoch);
     pq_plugin *q = coco_calloc(1, sizeof *q, "prontoqa plugin");
     q->dir = coco_strdup(dir);
-    q->singular = !strcmp(forms, "singular");
+    q->singular = !strcmp(forms, "singular") ? 1 : !strcmp(forms, "compact") ? 2 : 0;
     q->frontiers = pq_host->opt_bool(o, "frontiers");
     q->permute = !strcmp(concepts, "permute");
     q->seed = pq_host->opt_int(o, "seed");
@@ -849,9 +893,10 @@ static int pq_plugin_load(void *self, const char *split, const coco_example_sink
     for (int i = 0; rc == 0 && i < set.n; i++) {
         prontoqa_example *e = &set.ex[i];
         if (q->singular) { /* rewritten in place: the set is freed below */
-            char *t = prontoqa_singular(e->question);
+            char *(*form)(const char *) = q->singular == 2 ? prontoqa_compact : prontoqa_singular;
+            char *t = form(e->question);
             free(e->question), e->question = t;
-            for (int k = 0; k < e->n_steps; k++) t = prontoqa_singular(e->steps[k]), free(e->steps[k]), e->steps[k] = t;
+            for (int k = 0; k < e->n_steps; k++) t = form(e->steps[k]), free(e->steps[k]), e->steps[k] = t;
         }
         coco_example ex = {e->question, (const char *const *)e->steps, e->n_steps, e->answer, meta ? meta[i] : NULL};
         rc = sink->add(sink->ud, &ex); /* -1: the host asked to stop; its message is set */

@@ -363,7 +363,7 @@ E.COMMON_OPTIONS = {
   {"position_init", "string", "gpt2", "position embeddings of a from-scratch model: gpt2 (N(0, 0.02)) | sinusoid", {"gpt2", "sinusoid"}},
   {"pretrain_epochs", "int", 0, "epochs of language-model pretraining on the questions' text before all methods (from-scratch models)", "[0, inf)"},
   {"pretrain_lr", "number", 0, "learning rate of the pretraining (0: --lr)", "[0, inf)"},
-  {"pretrain_task", "string", "repeat", "pretraining objective on question text: repeat (copy the question) | recall (its edges or sentences again in a random order: content lookup) | lm", {"repeat", "recall", "lm"}},
+  {"pretrain_task", "string", "repeat", "pretraining objective on question text: repeat (copy the question) | recall (its edges or sentences again in a random order: content lookup) | lookup (each graph node's token, scored against the set of its children) | lm", {"repeat", "recall", "lookup", "lm"}},
   {"pretrain_until_loss", "number", 0, "stop the pretraining after the first epoch whose mean loss is <= this (0: off; --pretrain_epochs is then the cap)", "[0, inf)"},
   -- optimisation
   {"lr", "number", 1e-4, "AdamW learning rate (constant)", "(0, inf)"},
@@ -384,7 +384,7 @@ E.COMMON_OPTIONS = {
   {"uniform_prob", "number", 0.0, "probability of training an example at a random stage", "[0, 1]"},
   {"reset_optimizer", "bool", true, "reset AdamW at each stage switch"},
   {"coconut_markers", "bool", true, "Coconut thoughts between <|start-latent|> and <|end-latent|> (official); false: right after the question (Reasoning-by-Superposition layout)"},
-  {"coconut_loss", "string", "official", "Coconut loss: official (kept steps + answer) | frontier (one random shortest-path frontier node after s thoughts) | bfs (-log P(BFS frontier set))", {"official", "frontier", "bfs"}},
+  {"coconut_loss", "string", "official", "Coconut loss: official (kept steps + answer) | frontier (one random shortest-path frontier node after s thoughts) | bfs (-log P(BFS frontier set)) | bfs_all (bfs after every thought, each against its own depth's set)", {"official", "frontier", "bfs", "bfs_all"}},
   {"reset_every_epoch", "bool", false, "reset AdamW at every epoch instead (what the official run.py does with reset_optimizer)"},
   {"max_epochs", "int", 0, "stop after this many epochs (0: the full schedule)", "[0, inf)"},
   {"coconut_from_cot", "bool", false, "start Coconut from the CoT model and train stages 1.. (the official GSM8k recipe)"},

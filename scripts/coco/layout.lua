@@ -29,6 +29,9 @@
 -- depth drop_steps + 1 ("frontier"), or, for "bfs", label_sets[t] = the whole
 -- BFS frontier at that depth (labels[t] = -100; the input token there is the
 -- set's first node and never influences the loss: it is the last position).
+-- "bfs_all" also puts label_sets on the thought slots: the output after j
+-- thoughts (j < n_latent) against the BFS frontier at depth
+-- 1 + floor(j * drop_steps / n_latent).
 local L = {}
 L.__index = L
 
@@ -94,8 +97,9 @@ end
 -- Token ids of the frontier sets of a ProsQA example (meta "frontier" and
 -- "bfs_frontier", node ids mapped through "node_tokens"): {frontier = {depth ->
 -- ids}, bfs = {depth -> ids}}; cached on the example.
-function L:frontiers(ex)
-  if ex._front then return ex._front end
+-- An example's graph meta and a node id -> token id function (one token per
+-- node, else an error naming the node).
+function L:graph_meta(ex)
   if not ex.meta_json then error("layout: frontier supervision needs examples with meta (the prosqa dataset)", 0) end
   local meta = coconut.json.decode(ex.meta_json)
   if not (meta.frontier and meta.bfs_frontier and meta.node_tokens) then
@@ -115,6 +119,30 @@ function L:frontiers(ex)
     cache[id] = enc[1]
     return enc[1]
   end
+  return meta, node
+end
+
+-- The one-hop lookups of an example's graph: a list, in node id order, of
+-- {token, {child tokens}} for every node with out-edges (the "lookup"
+-- pretraining task asks for the children of a node named by its token).
+function L:lookups(ex)
+  local meta, node = self:graph_meta(ex)
+  local kids, order = {}, {}
+  for _, e in ipairs(meta.edges or {}) do
+    local s = e[1]
+    if not kids[s] then kids[s] = {}; order[#order + 1] = s end
+    local k = kids[s]
+    k[#k + 1] = node(e[2])
+  end
+  table.sort(order)
+  local out = {}
+  for i, s in ipairs(order) do out[i] = {node(s), kids[s]} end
+  return out
+end
+
+function L:frontiers(ex)
+  if ex._front then return ex._front end
+  local meta, node = self:graph_meta(ex)
   local f = {frontier = {}, bfs = {}}
   for k, kind in pairs{frontier = "frontier", bfs = "bfs_frontier"} do
     for d, set in ipairs(meta[kind]) do
@@ -151,11 +179,24 @@ function L:train_example(ex, plan, rng)
       local pick = set[#set == 1 and 1 or (assert(rng, "frontier supervision needs an rng"):below(#set) + 1)]
       ids[#ids + 1], labels[#labels + 1] = pick, pick
       return {input_ids = ids, labels = labels}
-    elseif sup == "bfs" then
-      local set = f.bfs[depth]
-      if not set or #set == 0 then error(string.format("layout: example %s has no BFS frontier at depth %d", tostring(ex.id), depth), 0) end
+    elseif sup == "bfs" or sup == "bfs_all" then
+      local function bfs_set(d)
+        local set = f.bfs[d]
+        if not set or #set == 0 then error(string.format("layout: example %s has no BFS frontier at depth %d", tostring(ex.id), d), 0) end
+        return set
+      end
+      local set = bfs_set(depth)
       ids[#ids + 1], labels[#labels + 1] = set[1], -100
-      return {input_ids = ids, labels = labels, label_sets = {[#ids] = set}}
+      local sets = {[#ids] = set}
+      if sup == "bfs_all" then
+        -- the output after j < n_latent thoughts sits at position #ids - n_latent + j - 1;
+        -- label_sets[t] scores the output at t - 1
+        local n = plan.n_latent
+        for j = 0, n - 1 do
+          sets[#ids - n + j] = bfs_set(1 + (j * plan.drop_steps) // n)
+        end
+      end
+      return {input_ids = ids, labels = labels, label_sets = sets}
     end
     error("layout: unknown supervision '" .. tostring(sup) .. "'", 0)
   end

@@ -22,6 +22,14 @@
 --                  from a fixed distance back. A source with several edges
 --                  leaves an irreducible loss on its targets, so
 --                  --pretrain_until_loss suits "repeat" better.
+--   task "lookup":  the question, then every node of its reasoning graph that
+--                  has out-edges, named by its token, in a fresh random order
+--                  every epoch; the output at each name is scored against the
+--                  set of its children (the set loss of --coconut_loss bfs).
+--                  The answer to each query is unambiguous and found only by
+--                  a content lookup, where "recall" asks for one of several
+--                  objects. Needs the graph meta (ProsQA; ProntoQA with
+--                  frontiers, which --pretrain_task lookup turns on).
 -- All methods then start from the same pretrained weights.
 --
 -- Length: --pretrain_epochs epochs; with --pretrain_until_loss L > 0 that is a
@@ -50,6 +58,25 @@ function M.unit_tokens(layout)
   local stop = symbolic and layout.tok:id("Q") or nil
   if symbolic and not stop then coconut.user_error("--pretrain_task recall: the tokenizer has no 'Q' token") end
   return sep, stop
+end
+
+-- A "lookup" item: q, then the query tokens of lookups ({{token, {children}}},
+-- coco.layout:lookups) in the order rng draws; label_sets scores the output at
+-- each query against its children (label_sets[t] scores the output at t - 1,
+-- so the last query is followed by a filler token that is never scored).
+function M.lookup_item(q, lookups, rng)
+  local order = {}
+  for i = 1, #lookups do order[i] = lookups[i] end
+  rng:shuffle(order)
+  local ids, labels, sets = {}, {}, {}
+  for j = 1, #q do ids[j] = q[j]; labels[j] = -100 end
+  for _, l in ipairs(order) do
+    ids[#ids + 1] = l[1]; labels[#labels + 1] = -100
+    sets[#ids + 1] = l[2]
+  end
+  ids[#ids + 1] = order[#order] and order[#order][2][1] or q[#q]
+  labels[#labels + 1] = -100
+  return {input_ids = ids, labels = labels, label_sets = sets}
 end
 
 -- A "recall" item: q, then q's units in the order rng draws, each ending in
@@ -93,15 +120,15 @@ function M.run(ctx)
                                       betas = {o.beta1, o.beta2}})
   local metrics = D.csv_open(dir .. "/metrics.csv", {"step", "epoch", "loss", "tokens_per_s"})
   local task = o.pretrain_task
-  if task ~= "repeat" and task ~= "lm" and task ~= "recall" then
-    coconut.user_error("--pretrain_task must be 'repeat', 'recall' or 'lm', got '" .. tostring(task) .. "'")
+  if task ~= "repeat" and task ~= "lm" and task ~= "recall" and task ~= "lookup" then
+    coconut.user_error("--pretrain_task must be 'repeat', 'recall', 'lookup' or 'lm', got '" .. tostring(task) .. "'")
   end
   local sep, stop
   if task == "recall" then sep, stop = M.unit_tokens(ctx.layout) end
   -- one epoch's training items ("recall" draws a fresh unit order per epoch)
   local function build(epoch)
     local items = {}
-    local rng = task == "recall" and coconut.rng(o.seed * 104729 + epoch) or nil
+    local rng = (task == "recall" or task == "lookup") and coconut.rng(o.seed * 104729 + epoch) or nil
     -- a per-epoch rendering (e.g. ProntoQA's concepts = permute) gives every
     -- epoch its own text, as in the methods' training
     local src = ctx.train_epoch and ctx.train_epoch(epoch) or ctx.examples
@@ -109,6 +136,10 @@ function M.run(ctx)
       local q = ctx.layout:pieces(ex).q
       if task == "recall" then
         items[i] = M.recall_item(q, sep, stop, rng)
+      elseif task == "lookup" then
+        local ok, lk = pcall(ctx.layout.lookups, ctx.layout, ex)
+        if not ok then coconut.user_error("--pretrain_task lookup: " .. tostring(lk)) end
+        items[i] = M.lookup_item(q, lk, rng)
       else
         local ids, labels = {}, {}
         if task == "repeat" then
@@ -131,7 +162,7 @@ function M.run(ctx)
   if stop_at < 0 then coconut.user_error("--pretrain_until_loss must be >= 0, got " .. tostring(stop_at)) end
   local done_epochs, last_loss = 0, math.huge
   for epoch = 1, o.pretrain_epochs do
-    if (task == "recall" or ctx.train_epoch) and epoch > 1 then items = build(epoch) end
+    if (task == "recall" or task == "lookup" or ctx.train_epoch) and epoch > 1 then items = build(epoch) end
     coconut.rng(o.seed * 7919 + epoch):shuffle(items)
     local nsteps = math.ceil(#items / (micro * accum))
     local bar = P.new{total = nsteps, label = string.format("[pretrain] epoch %d/%d", epoch, o.pretrain_epochs),

@@ -332,6 +332,26 @@ static void test_singular(void **state) {
     check_singular("lempuses.", "lempus.");
 }
 
+/* The compact forms (option forms): singular, without the function words. */
+static void check_compact(const char *in, const char *want) {
+    char *got = prontoqa_compact(in);
+    if (strcmp(got, want)) fail_msg("prontoqa_compact(\"%s\") = \"%s\", want \"%s\"", in, got, want);
+    free(got);
+}
+
+static void test_compact(void **state) {
+    (void)state;
+    check_compact("", "");
+    check_compact("Each vumpus is a brimpus. Zumpuses are gorpuses. Every lorpus is floral. Max is an impus.",
+                  "vumpus brimpus. zumpus gorpus. lorpus floral. Max impus.");
+    check_compact("Numpuses are not wooden. Each impus is not a rompus.", "numpus not wooden. impus not rompus.");
+    check_compact("True or false: Max is not wooden.", "True or false: Max not wooden.");
+    check_compact("EACH Is ARE An", "");                                   /* any case */
+    check_compact("Isabel is areal. Anna ate a banana.", "Isabel areal. Anna ate banana."); /* whole words only */
+    check_compact("Max is.", "Max.");                                      /* no space after: the one before goes */
+    check_compact("Zo\xc3\xab is a tumpus", "Zo\xc3\xab tumpus");             /* UTF-8 passes through */
+}
+
 /* ------------------------------------------------------------ reasoning graph */
 
 /* Node index of name in the graph JSON, -1 when absent. */
@@ -578,6 +598,7 @@ static void test_permute(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_singular),
+        cmocka_unit_test(test_compact),
         cmocka_unit_test(test_format_corners),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_locate),

@@ -125,8 +125,39 @@ T.test("layout bfs loss: the label position carries the whole BFS frontier", fun
   T.ok(not ok and tostring(err):find("meta"), tostring(err))
 end)
 
+T.test("layout bfs_all loss: every thought's output carries its depth's BFS frontier", function()
+  local ex, tok, sp, lay = setup()
+  local q = ids_of(tok, Q)
+  local function sorted(t) local c = {}; for i, v in ipairs(t) do c[i] = v end; table.sort(c); return c end
+  -- stage 2, c = 1: outputs after 0, 1, 2 thoughts at depths 1, 2, 3
+  local it = lay:train_example(ex, {drop_steps = 2, n_latent = 2, markers = false, n_pause = 0, supervision = "bfs_all"})
+  T.eq(#it.input_ids, #q + 3, "question, two thoughts, the last set's filler")
+  for i = 1, #it.labels do T.eq(it.labels[i], -100, "no plain label at " .. i) end
+  -- label_sets[t] scores the output at t - 1: the question's last token, thought 1, thought 2
+  same(sorted(it.label_sets[#q + 1]), sorted(ids_of(tok, "2 6 7")), "after 0 thoughts: depth 1")
+  same(it.label_sets[#q + 2], ids_of(tok, "3"), "after 1 thought: depth 2")
+  same(it.label_sets[#q + 3], ids_of(tok, "4"), "after 2 thoughts: depth 3")
+  local n = 0
+  for _ in pairs(it.label_sets) do n = n + 1 end
+  T.eq(n, 3)
+  -- plain bfs keeps one set, at the last position
+  local one = lay:train_example(ex, {drop_steps = 2, n_latent = 2, markers = false, n_pause = 0, supervision = "bfs"})
+  n = 0
+  for _ in pairs(one.label_sets) do n = n + 1 end
+  T.eq(n, 1); same(one.label_sets[#q + 3], ids_of(tok, "4"), "bfs: the last position only")
+  -- c = 2, stage 1: two thoughts for one step, both outputs before the second thought at depth 1
+  it = lay:train_example(ex, {drop_steps = 1, n_latent = 2, markers = true, n_pause = 0, supervision = "bfs_all"})
+  T.eq(it.input_ids[#q + 1], sp.start)
+  same(sorted(it.label_sets[#q + 2]), sorted(ids_of(tok, "2 6 7")), "c=2: after 0 thoughts")
+  same(sorted(it.label_sets[#q + 3]), sorted(ids_of(tok, "2 6 7")), "c=2: after 1 thought")
+  same(it.label_sets[#q + 4], ids_of(tok, "3"), "c=2: after 2 thoughts")
+  -- the final stage labels the answer as every loss does
+  it = lay:train_example(ex, {drop_steps = 3, n_latent = 3, markers = true, n_pause = 0, supervision = "bfs_all"})
+  T.eq(it.label_sets, nil); T.eq(it.labels[#it.labels], sp.eos)
+end)
+
 T.test("curriculum coconut: the loss option sets the plan's supervision", function()
-  for _, case in ipairs{{"official", "steps"}, {"frontier", "frontier"}, {"bfs", "bfs"}} do
+  for _, case in ipairs{{"official", "steps"}, {"frontier", "frontier"}, {"bfs", "bfs"}, {"bfs_all", "bfs_all"}} do
     local c = coconut.plugin.load("curriculum", "coconut", {max_latent_stage = 4, loss = case[1]})
     local pl = c:train_plan(1, 3, coconut.rng(1))
     T.eq(pl.supervision, case[2], case[1])

@@ -134,3 +134,48 @@ T.test("pretrain task recall: the question's units again in a drawn order, label
   T.raises(function() pretrain(d .. "/x", o, exs, tok, sp, lay) end, "pretrain_task")
   T.rmtree(d)
 end)
+
+T.test("pretrain lookup: each node's token is scored against the set of its children", function()
+  local d, exs, tok, sp, lay = setup()
+  local id = function(w) return assert(tok:id(w), w) end
+  -- the hand graph's edges 0-5 3-4 1-6 2-3 1-2 6-3 1-7: five nodes with out-edges, in id order
+  local lk = lay:lookups(exs[1])
+  local want = {{"0", {"5"}}, {"1", {"6", "2", "7"}}, {"2", {"3"}}, {"3", {"4"}}, {"6", {"3"}}}
+  T.eq(#lk, #want)
+  for i, w in ipairs(want) do
+    T.eq(lk[i][1], id(w[1]), "query " .. i)
+    T.eq(#lk[i][2], #w[2], "children of " .. w[1])
+    local got, exp = {}, {}
+    for j, c in ipairs(w[2]) do got[j] = lk[i][2][j]; exp[j] = id(c) end
+    table.sort(got); table.sort(exp)
+    for j = 1, #exp do T.eq(got[j], exp[j], "children of " .. w[1] .. ", sorted, " .. j) end
+  end
+  local q = lay:pieces(exs[1]).q
+  local it = PT.lookup_item(q, lk, coconut.rng(3))
+  T.eq(#it.input_ids, #q + #want + 1, "question, five queries, a filler")
+  for i = 1, #it.labels do T.eq(it.labels[i], -100, "no plain label at " .. i) end
+  for i = 1, #q do T.eq(it.input_ids[i], q[i]) end
+  local kids = {}
+  for _, l in ipairs(lk) do kids[l[1]] = l[2] end
+  local order, n = {}, 0
+  for t = #q + 1, #q + #want do
+    local set = it.label_sets[t + 1]
+    T.ok(set, "a set scores the output at query " .. (t - #q))
+    T.eq(set, kids[it.input_ids[t]], "the set is the query's children")
+    order[#order + 1] = tok:token(it.input_ids[t])
+  end
+  for _ in pairs(it.label_sets) do n = n + 1 end
+  T.eq(n, #want, "one set per query, none on the question")
+  T.ok(table.concat(order, " ") ~= "0 1 2 3 6", "the draw reorders the queries: " .. table.concat(order, " "))
+  -- a run of the task trains on the sets; its loss falls on a repeated example
+  local o = opts(4, 0)
+  o.pretrain_task = "lookup"
+  local m, st, rows = pretrain(d .. "/l", o, exs, tok, sp, lay)
+  T.eq(st.epochs, 4)
+  T.ok(tonumber(rows[#rows].loss) < tonumber(rows[1].loss), "lookup loss falls: " .. rows[1].loss .. " -> " .. rows[#rows].loss)
+  m:close()
+  -- examples without a graph are refused, naming the task
+  local bare = {question = exs[1].question, steps = exs[1].steps, answer = exs[1].answer}
+  T.raises(function() pretrain(d .. "/n", o, {bare}, tok, sp, lay) end, "pretrain_task lookup")
+  T.rmtree(d)
+end)

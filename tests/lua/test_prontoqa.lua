@@ -89,7 +89,7 @@ T.test("prontoqa plugin: hand-made splits through the host, with the options the
   T.raises(function() coconut.plugin.load("dataset", "prontoqa", {n_train = 5}) end,
     "unknown option 'n_train'; valid options: dir, train_file, valid_file, test_file, generate, seed, forms, frontiers, concepts, epoch")
   T.raises(function() coconut.plugin.load("dataset", "prontoqa", {dir = d, forms = "plural"}) end,
-    "option 'forms' is 'plural' (expected written or singular)")
+    "option 'forms' is 'plural' (expected written, singular or compact)")
   -- forms = singular: the same examples with every "…puses" noun singular
   local sg = coconut.plugin.load("dataset", "prontoqa", {dir = d, forms = "singular"}):load("train")
   T.eq(#sg, #t)
@@ -101,6 +101,22 @@ T.test("prontoqa plugin: hand-made splits through the host, with the options the
     T.eq(ex.answer, t[i].answer, "answer untouched " .. i)
     T.eq(#ex.steps, #t[i].steps)
     for k, st in ipairs(ex.steps) do T.eq(st, singular(t[i].steps[k]), "singular step " .. i .. "." .. k) end
+  end
+  -- forms = compact: the singular text without each/every/is/are/a/an
+  local cp = coconut.plugin.load("dataset", "prontoqa", {dir = d, forms = "compact"}):load("train")
+  T.eq(#cp, #t)
+  for i, ex in ipairs(cp) do
+    local function compact(x)
+      local out = {}
+      for w in x:gsub("%.", " ."):gsub(":", " :"):gmatch("%S+") do
+        local l = w:lower()
+        if l ~= "each" and l ~= "every" and l ~= "is" and l ~= "are" and l ~= "a" and l ~= "an" then out[#out + 1] = w end
+      end
+      return (table.concat(out, " "):gsub(" %.", "."):gsub(" :", ":"))
+    end
+    T.eq(ex.question, compact(sg[i].question), "compact question " .. i)
+    T.eq(ex.answer, t[i].answer, "answer untouched " .. i)
+    for k, st in ipairs(ex.steps) do T.eq(st, compact(sg[i].steps[k]), "compact step " .. i .. "." .. k) end
   end
   local empty = T.tmpdir("pqa3")
   local err = T.raises(function() coconut.plugin.load("dataset", "prontoqa", {dir = empty, generate = true}):load("train") end,
