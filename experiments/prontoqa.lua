@@ -49,6 +49,16 @@
 --   e.g. --forms singular --concepts permute --coconut_loss bfs --coconut_markers false
 --        --stage_probe true --coconut_from_cot false --pretrain_epochs 0 --method coconut
 --   learns the first lookup in 2 epochs (k=0 BFS frontier 0.96), not yet the second hop.
+--   The first lookup is positional, though: the entity's two facts are always the
+--   last sentences before the query. Session 8's options test the content lookup:
+--   --forms compact        singular, without each/every/is/are/a/an ("zumpus gorpus."):
+--                          a rule's object right after its subject
+--   --pretrain_task lookup every graph node's token after the question, scored against
+--                          the set of its children (turns --frontiers on)
+--   --coconut_loss bfs_all every thought's output against its own depth's BFS frontier
+--   With relabelled concepts no combination tried (2 layers d=128, 10-12 epochs of the
+--   lookup task, sinusoid positions, batch 16 or 64) got the lookup loss below about
+--   2.23 (uniform over the question's objects: 2.65; a working lookup: near 0).
 local E = require "coco.experiment"
 local O = require "coco.options"
 local S = require "coco.seeds"

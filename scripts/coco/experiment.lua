@@ -364,6 +364,7 @@ E.COMMON_OPTIONS = {
   {"pretrain_epochs", "int", 0, "epochs of language-model pretraining on the questions' text before all methods (from-scratch models)", "[0, inf)"},
   {"pretrain_lr", "number", 0, "learning rate of the pretraining (0: --lr)", "[0, inf)"},
   {"pretrain_task", "string", "repeat", "pretraining objective on question text: repeat (copy the question) | recall (its edges or sentences again in a random order: content lookup) | lookup (each graph node's token, scored against the set of its children) | lm", {"repeat", "recall", "lookup", "lm"}},
+  {"pretrain_lookup_units", "string", "0", "lookup pretraining: how many of the question's units (sentences or edges) each item keeps, per epoch, comma-separated, the last repeating; 0 = the whole question (e.g. 4,4,8,16,0: short contexts first)"},
   {"pretrain_until_loss", "number", 0, "stop the pretraining after the first epoch whose mean loss is <= this (0: off; --pretrain_epochs is then the cap)", "[0, inf)"},
   -- optimisation
   {"lr", "number", 1e-4, "AdamW learning rate (constant)", "(0, inf)"},

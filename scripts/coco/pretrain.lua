@@ -30,6 +30,10 @@
 --                  a content lookup, where "recall" asks for one of several
 --                  objects. Needs the graph meta (ProsQA; ProntoQA with
 --                  frontiers, which --pretrain_task lookup turns on).
+--                  --pretrain_lookup_units "4,8,0" keeps, at epoch e, that many
+--                  of the question's units (drawn, in their order), and asks
+--                  only for the edges inside them: a short-context curriculum
+--                  (0 = the whole question; the last entry repeats).
 -- All methods then start from the same pretrained weights.
 --
 -- Length: --pretrain_epochs epochs; with --pretrain_until_loss L > 0 that is a
@@ -79,6 +83,66 @@ function M.lookup_item(q, lookups, rng)
   return {input_ids = ids, labels = labels, label_sets = sets}
 end
 
+-- The units of q (split as "recall" splits them) that hold an edge of
+-- lookups: {ids = {tokens}, edges = {{s, t}}} with s before t in the unit.
+function M.edge_units(q, lookups, sep, stop)
+  local units, cur = {}, {}
+  local function close()
+    if #cur == 0 then return end
+    local at = {}
+    for i, t in ipairs(cur) do if not at[t] then at[t] = i end end
+    local edges = {}
+    for _, l in ipairs(lookups) do
+      local i = at[l[1]]
+      if i then
+        for _, c in ipairs(l[2]) do
+          for j = i + 1, #cur do if cur[j] == c then edges[#edges + 1] = {l[1], c}; break end end
+        end
+      end
+    end
+    if #edges > 0 then units[#units + 1] = {ids = cur, edges = edges} end
+    cur = {}
+  end
+  for _, t in ipairs(q) do
+    if t == stop then
+      if #cur > 0 then cur[#cur + 1] = sep end -- the last, unterminated unit gets one (as in recall)
+      break
+    end
+    cur[#cur + 1] = t
+    if t == sep then close() end
+  end
+  close()
+  return units
+end
+
+-- A "lookup" item over n of units (coco.pretrain.edge_units; n <= 0 or >= #units:
+-- all), drawn by rng and kept in their order: their tokens, then the queries
+-- of the edges among them (lookup_item).
+function M.lookup_subset_item(units, n, rng)
+  local pick = {}
+  for i = 1, #units do pick[i] = i end
+  if n > 0 and n < #units then
+    rng:shuffle(pick)
+    for i = #pick, n + 1, -1 do pick[i] = nil end
+    table.sort(pick)
+  end
+  local q, kids, order = {}, {}, {}
+  for _, k in ipairs(pick) do
+    local u = units[k]
+    for _, t in ipairs(u.ids) do q[#q + 1] = t end
+    for _, e in ipairs(u.edges) do
+      if not kids[e[1]] then kids[e[1]] = {}; order[#order + 1] = e[1] end
+      local set = kids[e[1]]
+      local dup = false
+      for _, c in ipairs(set) do dup = dup or c == e[2] end
+      if not dup then set[#set + 1] = e[2] end
+    end
+  end
+  local lk = {}
+  for i, s in ipairs(order) do lk[i] = {s, kids[s]} end
+  return M.lookup_item(q, lk, rng)
+end
+
 -- A "recall" item: q, then q's units in the order rng draws, each ending in
 -- sep (the last, unterminated one gets it too); labels on every token of a
 -- copied unit except its first (-100 elsewhere). The question sentence (from
@@ -125,6 +189,19 @@ function M.run(ctx)
   end
   local sep, stop
   if task == "recall" then sep, stop = M.unit_tokens(ctx.layout) end
+  -- lookup: units kept per epoch (0 = the whole question)
+  local keep = {}
+  for w in tostring(o.pretrain_lookup_units or "0"):gmatch("[^,]+") do
+    local n = math.tointeger(tonumber(w))
+    if not n or n < 0 then
+      coconut.user_error("--pretrain_lookup_units must be a comma-separated list of counts >= 0, got '" .. tostring(o.pretrain_lookup_units) .. "'")
+    end
+    keep[#keep + 1] = n
+  end
+  if #keep == 0 then keep[1] = 0 end
+  local subset = false
+  for _, n in ipairs(keep) do subset = subset or n > 0 end
+  if task == "lookup" and subset then sep, stop = M.unit_tokens(ctx.layout) end
   -- one epoch's training items ("recall" draws a fresh unit order per epoch)
   local function build(epoch)
     local items = {}
@@ -139,7 +216,12 @@ function M.run(ctx)
       elseif task == "lookup" then
         local ok, lk = pcall(ctx.layout.lookups, ctx.layout, ex)
         if not ok then coconut.user_error("--pretrain_task lookup: " .. tostring(lk)) end
-        items[i] = M.lookup_item(q, lk, rng)
+        local n = keep[math.min(epoch, #keep)]
+        if n > 0 then
+          items[i] = M.lookup_subset_item(M.edge_units(q, lk, sep, stop), n, rng)
+        else
+          items[i] = M.lookup_item(q, lk, rng)
+        end
       else
         local ids, labels = {}, {}
         if task == "repeat" then

@@ -174,6 +174,49 @@ T.test("pretrain lookup: each node's token is scored against the set of its chil
   T.eq(st.epochs, 4)
   T.ok(tonumber(rows[#rows].loss) < tonumber(rows[1].loss), "lookup loss falls: " .. rows[1].loss .. " -> " .. rows[#rows].loss)
   m:close()
+  -- the short-context form: units holding an edge, n of them kept in order, queries only for their edges
+  local bar, qid = PT.unit_tokens(lay)
+  local units = PT.edge_units(q, lk, bar, qid)
+  T.eq(#units, 7, "every edge unit of the question")
+  for k, u in ipairs(units) do
+    T.eq(#u.edges, 1, "unit " .. k .. " holds one edge")
+    T.eq(u.ids[1], u.edges[1][1]); T.eq(u.ids[2], u.edges[1][2]); T.eq(u.ids[3], bar)
+  end
+  local sub = PT.lookup_subset_item(units, 3, coconut.rng(4))
+  local kept, at = {}, 1
+  while sub.input_ids[at + 2] == bar do
+    kept[#kept + 1] = {sub.input_ids[at], sub.input_ids[at + 1]}
+    at = at + 3
+  end
+  T.eq(#kept, 3, "three units kept")
+  local pos = {}
+  for k, u in ipairs(units) do pos[u.ids[1] .. ">" .. u.ids[2]] = k end
+  for k = 2, #kept do
+    T.ok(pos[kept[k][1] .. ">" .. kept[k][2]] > pos[kept[k - 1][1] .. ">" .. kept[k - 1][2]], "kept units in question order")
+  end
+  local want_sets = {}
+  for _, e in ipairs(kept) do
+    want_sets[e[1]] = want_sets[e[1]] or {}
+    table.insert(want_sets[e[1]], e[2])
+  end
+  local nq = 0
+  for t, set in pairs(sub.label_sets) do
+    nq = nq + 1
+    local w = want_sets[sub.input_ids[t - 1]]
+    T.ok(w, "a query names a kept edge's source")
+    table.sort(set); table.sort(w)
+    T.eq(table.concat(set, ","), table.concat(w, ","), "its children among the kept units only")
+  end
+  local ns = 0
+  for _ in pairs(want_sets) do ns = ns + 1 end
+  T.eq(nq, ns, "one query per kept source")
+  T.eq(#PT.lookup_subset_item(units, 0, coconut.rng(4)).input_ids, 7 * 3 + 5 + 1, "0 keeps every unit")
+  o.pretrain_lookup_units = "2,0"
+  local m2, st2 = pretrain(d .. "/s", o, exs, tok, sp, lay)
+  T.eq(st2.epochs, 4); m2:close()
+  o.pretrain_lookup_units = "2,x"
+  T.raises(function() pretrain(d .. "/u", o, exs, tok, sp, lay) end, "pretrain_lookup_units")
+  o.pretrain_lookup_units = "0"
   -- examples without a graph are refused, naming the task
   local bare = {question = exs[1].question, steps = exs[1].steps, answer = exs[1].answer}
   T.raises(function() pretrain(d .. "/n", o, {bare}, tok, sp, lay) end, "pretrain_task lookup")
