@@ -23,19 +23,20 @@
 --          tokenizer, lr 1e-4, weight decay 0.01, global batch 128, 50 epochs,
 --          c = 1, 6 latent stages of 5 epochs, latents padded to the maximum,
 --          uniform_prob 0, optimizer reset at every stage, 128 new tokens.
---   cpu    (default) from scratch on 2 cores: the word-level tokenizer (125 tokens), a
---          2-layer d=128 GPT-2, 6000 of the 9000 training examples, a shared "recall"
---          pretraining (3 epochs of the question's sentences again in a random order:
---          content lookup, which a from-scratch model needs before it can follow a
---          chain; scripts/coco/pretrain.lua), CoT and No-CoT 12 epochs, Coconut from the
---          trained CoT model (its stage 0, as the official GSM8k recipe) with 2 epochs
---          on each of the 6 latent stages and 2 more at the all-latent stage.
---          Measured (seed 0, 2 idle cores, docs/prontoqa.md): 22:58 for the three
---          methods, but every one is at chance: CoT 49.0, Coconut 50.5, No-CoT 50.4 on
---          the 800 test questions. The chains have ProntoQA's form and the wrong
---          content (8 % of the rules they write are in the question), so this preset
---          does not learn ProntoQA yet; --forms singular (one token per concept) did
---          not fix it in two pilots. It stays the default as the place to start.
+--   cpu    (default) from scratch on 2 cores (docs/prontoqa.md, session 8): a 2-layer
+--          d=128 GPT-2 with sinusoid-initialised positions, the word-level tokenizer
+--          on the compact forms ("zumpus gorpus.", 85 tokens), 6000 of the 9000
+--          training examples with their concept names relabelled afresh every epoch
+--          (--concepts permute: nothing to memorise). A shared "lookup" pretraining
+--          (each concept's token after the question, scored against the set of its
+--          children) over 12 epochs whose contexts start short (4 sentences, then
+--          8, 16, all: without that the lookup never forms). CoT and No-CoT 12
+--          epochs; Coconut from the trained CoT model (its stage 0, the official
+--          loss) with 3 epochs on each of the 6 latent stages and 3 more at the
+--          all-latent stage. RESULTS_CPU
+--   cpu_v1 the cpu preset of sessions 5-7 (written forms, fixed names, 3 epochs of
+--          "recall"): every method at chance (seed 0: CoT 49.0, Coconut 50.5,
+--          No-CoT 50.4; 22:58). Kept to reproduce that result.
 --   quick  a tiny model on the first 48 / 16 / 16 examples, every method of Table 1,
 --          well under a minute: for tests.
 --
@@ -66,7 +67,7 @@ local S = require "coco.seeds"
 -- ProntoQA's own options; every other option is the shared list of
 -- coco.experiment (E.COMMON_OPTIONS).
 local spec = E.spec{
-  {"preset", "string", "cpu", "paper | cpu | quick"},
+  {"preset", "string", "cpu", "paper | cpu | cpu_v1 | quick"},
   {"data", "string", "datasets/prontoqa", "ProntoQA directory with {train,valid,test}.json (Coconut format), e.g. ../shared/data/prontoqa; not generated"},
   {"frontiers", "bool", false, "give examples their reasoning graph (root, target, shortest-path and BFS frontiers) for --coconut_loss frontier|bfs and --stage_probe; on whenever either is asked for"},
   {"concepts", "string", "fixed", "concept names in training: fixed (as in the files) | permute (each training example's concepts relabelled at random, afresh every epoch and in the pretraining, consistently over question and steps; valid and test as in the files)", {"fixed", "permute"}},
@@ -80,13 +81,22 @@ local presets = {
            epochs = 50, c_thought = 1, max_latent_stage = 6, epochs_per_stage = 5, pad_latent_to_max = true,
            uniform_prob = 0.0, reset_optimizer = true, dropout = 0.1, max_new_tokens = 128, eval_batch = 32,
            method = "coconut,cot,nocot"},
-  -- cpu: ProntoQA questions are ~133 word tokens and chains 6 steps of ~10
-  -- (CoT sequences ~196 tokens, No-CoT ~136, a "recall" item ~270), so an
-  -- example costs ~2.5x a ProsQA cpu one. 6000 of the 9000 training examples,
-  -- 12 baseline epochs and 2 epochs per latent stage: 23 minutes for the three
-  -- methods on 2 idle cores (measured; at chance, see the header). Coconut starts from the trained CoT model (stage 0) and
-  -- trains stages 1..6 plus 2 epochs at the all-latent stage 7 (14 epochs).
+  -- cpu: in the compact forms a question is ~83 word tokens and a chain 6 steps
+  -- of ~6 (CoT sequences ~125 tokens). The lookup pretraining's first epochs see
+  -- 4-16 sentences and cost a few seconds each. Coconut starts from the trained
+  -- CoT model (stage 0) and trains stages 1..6 plus 3 epochs at the all-latent
+  -- stage 7 (21 epochs).
   cpu = {model = "tiny", n_layer = 2, n_embd = 128, n_head = 4, n_positions = 320, dropout = 0.0,
+         n_train = 6000, n_valid = 200, n_test = 800,
+         forms = "compact", concepts = "permute", position_init = "sinusoid",
+         lr = 1e-3, warmup_steps = 50, weight_decay = 0.01, batch_size = 64, micro_batch = 64,
+         pretrain_epochs = 12, pretrain_task = "lookup", pretrain_lookup_units = "4,4,4,4,8,8,16,16,0",
+         c_thought = 1, max_latent_stage = 6, epochs_per_stage = 3, epochs = 24, baseline_epochs = 12,
+         coconut_from_cot = true, pad_latent_to_max = true, uniform_prob = 0.1, reset_optimizer = false,
+         max_new_tokens = 60, eval_batch = 100, method = "coconut,cot,nocot"},
+  -- cpu_v1: the cpu preset of sessions 5-7, at chance on every method (docs/prontoqa.md):
+  -- written forms, fixed names, 3 epochs of "recall", Coconut from the CoT model.
+  cpu_v1 = {model = "tiny", n_layer = 2, n_embd = 128, n_head = 4, n_positions = 320, dropout = 0.0,
          n_train = 6000, n_valid = 200, n_test = 800,
          lr = 1e-3, warmup_steps = 50, weight_decay = 0.01, batch_size = 32, micro_batch = 32,
          pretrain_epochs = 3, pretrain_task = "recall",

@@ -370,7 +370,7 @@ T.test("prontoqa: missing or malformed data stops the run before anything is wri
   T.ok(not coconut.fs.exists(d .. "/results"), "no results directory")
   -- presets and help
   rc, out = T.sh(BIN .. " run experiments/prontoqa.lua --preset huge")
-  T.eq(rc, 2); T.ok(out:find("unknown preset 'huge'; presets: cpu, paper, quick", 1, true), out)
+  T.eq(rc, 2); T.ok(out:find("unknown preset 'huge'; presets: cpu, cpu_v1, paper, quick", 1, true), out)
   rc, out = T.sh(BIN .. " run experiments/prontoqa.lua --help")
   T.eq(rc, 0); T.ok(out:find("defaults of preset 'cpu'", 1, true), out)
   T.ok(out:find("--data%s+string%s+datasets/prontoqa"), out)
@@ -401,6 +401,32 @@ T.test("prontoqa --preset quick on the real splits (first 48 / 16 / 16)", functi
   local valid = eval_rows(root .. "/coconut/eval.csv", "valid")
   T.eq(#valid, 3 * 16)
   for _, e in ipairs(valid) do T.eq(tonumber(e.thoughts), tonumber(e.stage), "thoughts at stage " .. e.stage) end
+  T.rmtree(d)
+end)
+
+T.test("prontoqa: the cpu preset's recipe at quick size on the real splits (compact, permute, lookup pretraining)", function()
+  local dir = T.shared("prontoqa")
+  if not dir or not coconut.fs.exists(dir .. "/train.json") then T.skip("../shared/data/prontoqa not present") end
+  local d = T.tmpdir("pqcpu")
+  local rc, out = T.sh(string.format("%s run experiments/prontoqa.lua --preset quick --method cot,coconut --forms compact "
+    .. "--concepts permute --position_init sinusoid --pretrain_task lookup --pretrain_lookup_units 4,0 --pretrain_epochs 2 "
+    .. "--coconut_from_cot true --data %s --results %s", BIN, dir, d))
+  if rc ~= 0 then error("run failed (exit " .. tostring(rc) .. "):\n" .. out) end
+  local root = d .. "/prontoqa/quick"
+  -- the pretraining ran both epochs of the lookup task
+  local st = assert(coconut.json.read(root .. "/pretrain/state.json"))
+  T.eq(st.epochs, 2)
+  local res = assert(coconut.csv.read(root .. "/results.csv"))
+  T.eq(#res, 2)
+  -- both methods scored on the 16 test questions
+  for _, m in ipairs{"cot", "coconut"} do
+    local rows = eval_rows(root .. "/" .. m .. "/eval.csv", "test")
+    T.eq(#rows, 16, m)
+    for _, e in ipairs(rows) do T.ok(e.gold == "True" or e.gold == "False", e.gold) end
+  end
+  local cfg = assert(coconut.json.read(root .. "/config.json"))
+  local o = cfg.opts or cfg
+  T.eq(o.forms, "compact"); T.eq(o.concepts, "permute"); T.eq(o.pretrain_task, "lookup")
   T.rmtree(d)
 end)
 
