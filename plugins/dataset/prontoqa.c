@@ -419,12 +419,18 @@ int prontoqa_load_json(const char *path, prontoqa_set *out) {
     return rc ? -1 : 0;
 }
 
+/* The end of the run of ASCII letters that starts at s[i] (i itself when s[i]
+ * is none); both form rewrites walk their text word by word with it. */
+static size_t pq_word_end(const char *s, size_t i, size_t n) {
+    while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))) i++;
+    return i;
+}
+
 char *prontoqa_singular(const char *s) {
     size_t n = strlen(s), o = 0;
     char *out = coco_malloc(n + 1, "prontoqa singular");
     for (size_t i = 0; i < n;) {
-        size_t j = i;
-        while (j < n && ((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z'))) j++;
+        size_t j = pq_word_end(s, i, n);
         if (j == i) { out[o++] = s[i++]; continue; }
         /* s[i, j) is a word of letters; "…puses" -> "…pus", first letter lower */
         size_t w = j - i;
@@ -458,11 +464,9 @@ char *prontoqa_compact(const char *s) {
     size_t n = strlen(in), o = 0;
     char *out = coco_malloc(n + 1, "prontoqa compact");
     for (size_t i = 0; i < n;) {
-        size_t j = i;
-        while (j < n && ((in[j] >= 'a' && in[j] <= 'z') || (in[j] >= 'A' && in[j] <= 'Z'))) j++;
+        size_t j = pq_word_end(in, i, n); /* in[i, j) is a whole word: i follows a non-letter */
         if (j == i) { out[o++] = in[i++]; continue; }
-        int starts = i == 0 || !((in[i - 1] >= 'a' && in[i - 1] <= 'z') || (in[i - 1] >= 'A' && in[i - 1] <= 'Z'));
-        if (starts && pq_is_filler(in + i, j - i)) { /* whole word: drop it with one space */
+        if (pq_is_filler(in + i, j - i)) { /* drop it with one space */
             if (j < n && in[j] == ' ') j++;
             else if (o > 0 && out[o - 1] == ' ') o--;
         } else {

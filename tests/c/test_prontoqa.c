@@ -311,13 +311,16 @@ static void test_real_files(void **s) {
     }
 }
 
-/* The singular concept forms (option forms): "…puses" words only, first
- * letter lower-cased, punctuation and non-ASCII bytes copied unchanged. */
-static void check_singular(const char *in, const char *want) {
-    char *got = prontoqa_singular(in);
-    if (strcmp(got, want)) fail_msg("prontoqa_singular(\"%s\") = \"%s\", want \"%s\"", in, got, want);
+/* One form rewrite (option forms) of in against want. */
+static void check_form(char *(*form)(const char *), const char *name, const char *in, const char *want) {
+    char *got = form(in);
+    if (strcmp(got, want)) fail_msg("%s(\"%s\") = \"%s\", want \"%s\"", name, in, got, want);
     free(got);
 }
+
+/* The singular concept forms (option forms): "…puses" words only, first
+ * letter lower-cased, punctuation and non-ASCII bytes copied unchanged. */
+static void check_singular(const char *in, const char *want) { check_form(prontoqa_singular, "prontoqa_singular", in, want); }
 
 static void test_singular(void **state) {
     (void)state;
@@ -333,11 +336,7 @@ static void test_singular(void **state) {
 }
 
 /* The compact forms (option forms): singular, without the function words. */
-static void check_compact(const char *in, const char *want) {
-    char *got = prontoqa_compact(in);
-    if (strcmp(got, want)) fail_msg("prontoqa_compact(\"%s\") = \"%s\", want \"%s\"", in, got, want);
-    free(got);
-}
+static void check_compact(const char *in, const char *want) { check_form(prontoqa_compact, "prontoqa_compact", in, want); }
 
 static void test_compact(void **state) {
     (void)state;
