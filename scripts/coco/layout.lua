@@ -94,9 +94,6 @@ function L:prefix(ex, plan)
   return ids
 end
 
--- Token ids of the frontier sets of a ProsQA example (meta "frontier" and
--- "bfs_frontier", node ids mapped through "node_tokens"): {frontier = {depth ->
--- ids}, bfs = {depth -> ids}}; cached on the example.
 -- An example's graph meta and a node id -> token id function (one token per
 -- node, else an error naming the node).
 function L:graph_meta(ex)
@@ -140,6 +137,9 @@ function L:lookups(ex)
   return out
 end
 
+-- Token ids of the frontier sets of a ProsQA example (meta "frontier" and
+-- "bfs_frontier", node ids mapped through "node_tokens"): {frontier = {depth ->
+-- ids}, bfs = {depth -> ids}}; cached on the example.
 function L:frontiers(ex)
   if ex._front then return ex._front end
   local meta, node = self:graph_meta(ex)
